@@ -1,0 +1,95 @@
+// The cluster YAML: one file describes a whole job.
+#ifndef PARAMD_COMMON_CONFIG_H_
+#define PARAMD_COMMON_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace paramd {
+
+// How a table's values start. Rows of sparse tables draw from a generator
+// seeded by (seed, table name, key), so a value never depends on the shard.
+struct InitializerConfig {
+  std::string kind = "zeros";  // zeros | constant | uniform | normal
+  double value = 0.0;          // constant: the value
+  double scale = 0.0;          // uniform: half-width a; normal: stddev
+  uint64_t seed = 1;
+};
+
+// A server-side optimizer. Weight decay is L2: grad += weight_decay * w.
+// The learning rate at update t (0-based) is
+// learning_rate / (1 + lr_decay * t).
+struct OptimizerConfig {
+  std::string kind = "sgd";  // sgd | momentum | adagrad | adam
+  double learning_rate = 0.01;
+  double lr_decay = 0.0;
+  double weight_decay = 0.0;
+  double momentum = 0.9;             // momentum
+  double initial_accumulator = 0.0;  // adagrad
+  double beta1 = 0.9;                // adam
+  double beta2 = 0.999;              // adam
+  double epsilon = 1e-8;             // adagrad, adam
+};
+
+struct TableConfig {
+  std::string name;
+  bool sparse = false;
+  std::vector<int64_t> shape;  // dense: dimensions, row-major
+  int64_t width = 0;           // sparse: floats per row
+  InitializerConfig init;
+  OptimizerConfig optimizer;
+
+  // Dense: product of the shape. Sparse: 0.
+  int64_t size() const;
+};
+
+enum class Consistency { kAsp, kBsp };
+
+struct ModelConfig {
+  std::string type;                      // logreg | nplm
+  std::map<std::string, double> params;  // model-specific numbers
+};
+
+struct JobConfig {
+  std::string name;
+  std::string source;    // file name the config came from, for messages
+  std::string base_dir;  // folder relative data paths resolve against
+  ModelConfig model;
+  Consistency consistency = Consistency::kBsp;
+  bool average = true;  // bsp: average the workers' gradients (else sum)
+  int epochs = 1;
+  int batch_size = 32;
+  double lease_timeout_s = 10;
+  double heartbeat_interval_s = 1;
+  double eval_interval_s = 5;
+  std::string train_glob;  // absolute or relative to the YAML's folder
+  std::string eval_path;   // held-out data; empty for none
+  std::string test_path;   // final test data; empty for none
+  int num_servers = 1;
+  int num_workers = 1;  // how many trainers `paramctl launch` starts
+  std::vector<TableConfig> tables;
+
+  // Returns the table with this name, or nullptr.
+  const TableConfig* FindTable(const std::string& name) const;
+};
+
+// Parses and validates YAML text. Relative data paths are resolved against
+// `base_dir`. Errors name `source`, the field and what is wrong.
+absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
+                                         const std::string& source,
+                                         const std::string& base_dir);
+
+// Reads and parses a YAML file; relative paths resolve against its folder.
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path);
+
+// Returns the training shard files matching the job's glob, sorted, or an
+// error if none match.
+absl::StatusOr<std::vector<std::string>> ListTrainShards(const JobConfig& job);
+
+}  // namespace paramd
+
+#endif  // PARAMD_COMMON_CONFIG_H_

@@ -1,0 +1,113 @@
+#include "common/rpc_util.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+
+namespace paramd {
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  // Reconnect quickly after a peer restarts.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    const std::string& host, int port,
+    const std::vector<grpc::Service*>& services, int* bound_port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string address = absl::StrCat(host, ":", port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
+                           bound_port);
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(kMaxMessageBytes);
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || *bound_port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address));
+  }
+  return server;
+}
+
+absl::Status WritePortFile(const std::string& path, int port) {
+  const std::string temp = absl::StrCat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(temp);
+    out << port << "\n";
+    if (!out.flush()) {
+      return absl::InternalError(absl::StrCat("cannot write ", temp));
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename to ", path));
+  }
+  return absl::OkStatus();
+}
+
+void SetTimeout(grpc::ClientContext* context, absl::Duration timeout) {
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+}
+
+absl::Status Retry(const std::function<absl::Status()>& call,
+                   absl::Duration budget, const std::atomic<bool>* stop) {
+  const absl::Time give_up = absl::Now() + budget;
+  absl::Duration backoff = absl::Milliseconds(50);
+  thread_local std::mt19937 rng(std::random_device{}());
+  while (true) {
+    absl::Status status = call();
+    if (status.ok() || !IsRetryable(status)) return status;
+    if (stop != nullptr && stop->load()) return status;
+    std::uniform_real_distribution<double> jitter(0.5, 1.0);
+    const absl::Duration pause = backoff * jitter(rng);
+    if (absl::Now() + pause > give_up) return status;
+    absl::SleepFor(pause);
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+}
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+int WaitForShutdownSignal() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int signal = 0;
+  sigwait(&set, &signal);
+  return signal;
+}
+
+void OnShutdownSignal(std::atomic<bool>* stop,
+                      std::function<void()> on_signal) {
+  std::thread([stop, on_signal = std::move(on_signal)] {
+    WaitForShutdownSignal();
+    stop->store(true);
+    on_signal();
+  }).detach();
+}
+
+}  // namespace paramd

@@ -1,0 +1,59 @@
+// What every paramd daemon and client shares at the RPC edge: channels,
+// servers with health checking and reflection, deadlines, retries, port
+// files and shutdown signals.
+#ifndef PARAMD_COMMON_RPC_UTIL_H_
+#define PARAMD_COMMON_RPC_UTIL_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+
+namespace paramd {
+
+// Largest message a daemon accepts; bigger requests fail RESOURCE_EXHAUSTED.
+inline constexpr int kMaxMessageBytes = 256 << 20;
+
+// An insecure channel to `address` (host:port) with paramd's limits.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Serves `services` on host:port (port 0: the OS picks) with the standard
+// health service and server reflection. Sets *bound_port.
+absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
+    const std::string& host, int port,
+    const std::vector<grpc::Service*>& services, int* bound_port);
+
+// Writes `port` to `path` atomically (temp file, then rename), so a reader
+// that sees the file sees the whole number.
+absl::Status WritePortFile(const std::string& path, int port);
+
+// Sets a deadline `timeout` from now on `context`.
+void SetTimeout(grpc::ClientContext* context, absl::Duration timeout);
+
+// Calls `call` until it returns OK or a non-retryable status, sleeping with
+// exponential backoff (50 ms doubling to 2 s, with jitter) between tries, for
+// at most `budget` in all, or until *stop becomes true. Returns the last
+// status.
+absl::Status Retry(const std::function<absl::Status()>& call,
+                   absl::Duration budget,
+                   const std::atomic<bool>* stop = nullptr);
+
+// Blocks SIGTERM and SIGINT in this thread and those it starts later.
+// Call first thing in main().
+void BlockShutdownSignals();
+
+// Waits for SIGTERM or SIGINT (after BlockShutdownSignals); returns it.
+int WaitForShutdownSignal();
+
+// Starts a thread that waits for a shutdown signal and then sets *stop and
+// calls `on_signal`. The thread is detached.
+void OnShutdownSignal(std::atomic<bool>* stop, std::function<void()> on_signal);
+
+}  // namespace paramd
+
+#endif  // PARAMD_COMMON_RPC_UTIL_H_

@@ -1,0 +1,65 @@
+#include "common/tensor.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace paramd {
+namespace {
+
+absl::Status CountElements(absl::string_view bytes, size_t width,
+                           const char* what, int64_t* count) {
+  if (bytes.size() % width != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ", bytes.size(),
+                     " bytes is not a whole number of ", width,
+                     "-byte elements"));
+  }
+  *count = static_cast<int64_t>(bytes.size() / width);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void AppendFloats(absl::Span<const float> values, std::string* out) {
+  out->append(reinterpret_cast<const char*>(values.data()),
+              values.size() * sizeof(float));
+}
+
+void AppendKeys(absl::Span<const uint64_t> keys, std::string* out) {
+  out->append(reinterpret_cast<const char*>(keys.data()),
+              keys.size() * sizeof(uint64_t));
+}
+
+absl::Status CountFloats(absl::string_view bytes, const char* what,
+                         int64_t* count) {
+  return CountElements(bytes, sizeof(float), what, count);
+}
+
+absl::Status CountKeys(absl::string_view bytes, const char* what,
+                       int64_t* count) {
+  return CountElements(bytes, sizeof(uint64_t), what, count);
+}
+
+void CopyFloats(absl::string_view bytes, absl::Span<float> out) {
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+}
+
+std::vector<uint64_t> DecodeKeys(absl::string_view bytes) {
+  std::vector<uint64_t> keys(bytes.size() / sizeof(uint64_t));
+  std::memcpy(keys.data(), bytes.data(), keys.size() * sizeof(uint64_t));
+  return keys;
+}
+
+absl::Status CheckFinite(absl::Span<const float> values, const char* what) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": element ", i, " is ", values[i], " (must be finite)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace paramd

@@ -1,0 +1,70 @@
+// paramd-coordinator: reads the cluster YAML, hands out data shards and
+// tracks the job.
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "common/config.h"
+#include "common/logging.h"
+#include "common/rpc_util.h"
+#include "server/coordinator.h"
+#include "server/coordinator_service.h"
+
+ABSL_FLAG(std::string, config, "", "Path to the cluster YAML.");
+ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
+ABSL_FLAG(int, port, 7000, "Port to listen on; 0 lets the OS pick.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, write the bound port to this file once listening.");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  paramd::LogError(status.ToString());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  paramd::BlockShutdownSignals();
+  absl::ParseCommandLine(argc, argv);
+  paramd::SetLogTag("coordinator");
+  const std::string path = absl::GetFlag(FLAGS_config);
+  if (path.empty()) return Fail(absl::InvalidArgumentError("--config is required"));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto job = paramd::LoadJobConfig(path);
+  if (!job.ok()) return Fail(job.status());
+  auto shards = paramd::ListTrainShards(*job);
+  if (!shards.ok()) return Fail(shards.status());
+  paramd::Coordinator coordinator(*job, text.str(), *shards);
+  paramd::CoordinatorService service(&coordinator);
+  int port = 0;
+  auto server = paramd::StartServer(absl::GetFlag(FLAGS_host),
+                                    absl::GetFlag(FLAGS_port), {&service},
+                                    &port);
+  if (!server.ok()) return Fail(server.status());
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    absl::Status written =
+        paramd::WritePortFile(absl::GetFlag(FLAGS_port_file), port);
+    if (!written.ok()) return Fail(written);
+  }
+  paramd::LogInfo(absl::StrCat("job '", job->name, "': ", shards->size(),
+                               " shards, ", job->epochs, " epochs, ",
+                               job->num_servers, " servers; listening on ",
+                               absl::GetFlag(FLAGS_host), ":", port));
+  std::atomic<bool> stop{false};
+  paramd::OnShutdownSignal(&stop, [] {});
+  while (!stop.load()) {
+    absl::SleepFor(absl::Milliseconds(200));
+    coordinator.Tick();
+  }
+  paramd::LogInfo("shutting down");
+  (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  return 0;
+}

@@ -1,0 +1,127 @@
+#include "server/coordinator_service.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/grpc_status.h"
+
+namespace paramd {
+namespace {
+
+using ::grpc::CallbackServerContext;
+using ::grpc::ServerUnaryReactor;
+namespace v1 = ::paramd::v1;
+
+ServerUnaryReactor* Finish(CallbackServerContext* context,
+                           const absl::Status& status) {
+  ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+ServerUnaryReactor* CoordinatorService::RegisterServer(
+    CallbackServerContext* context, const v1::RegisterServerRequest* request,
+    v1::RegisterServerResponse* response) {
+  absl::StatusOr<int32_t> shard =
+      coordinator_->RegisterServer(request->address(), request->shard());
+  if (shard.ok()) {
+    response->set_shard(*shard);
+    response->set_num_shards(coordinator_->job().num_servers);
+    response->set_config_yaml(coordinator_->config_yaml());
+  }
+  return Finish(context, shard.status());
+}
+
+ServerUnaryReactor* CoordinatorService::ServerHeartbeat(
+    CallbackServerContext* context, const v1::ServerHeartbeatRequest*,
+    v1::ServerHeartbeatResponse* response) {
+  for (uint64_t id : coordinator_->LiveTrainers()) {
+    response->add_live_workers(id);
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+ServerUnaryReactor* CoordinatorService::RegisterWorker(
+    CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
+    v1::RegisterWorkerResponse* response) {
+  std::vector<std::string> servers;
+  absl::StatusOr<uint64_t> id =
+      coordinator_->RegisterWorker(request->host(), request->role(), &servers);
+  if (id.ok()) {
+    response->set_worker_id(*id);
+    response->set_config_yaml(coordinator_->config_yaml());
+    for (const std::string& s : servers) response->add_servers(s);
+    response->set_heartbeat_interval_s(
+        coordinator_->job().heartbeat_interval_s);
+    response->set_config_dir(coordinator_->job().base_dir);
+  }
+  return Finish(context, id.status());
+}
+
+ServerUnaryReactor* CoordinatorService::Heartbeat(
+    CallbackServerContext* context, const v1::HeartbeatRequest* request,
+    v1::HeartbeatResponse* response) {
+  bool done = false;
+  absl::Status status = coordinator_->Heartbeat(
+      request->worker_id(), request->examples(), request->loss_sum(), &done);
+  response->set_job_done(done);
+  return Finish(context, status);
+}
+
+ServerUnaryReactor* CoordinatorService::AcquireShard(
+    CallbackServerContext* context, const v1::AcquireShardRequest* request,
+    v1::AcquireShardResponse* response) {
+  LeaseInfo lease;
+  std::string path;
+  absl::StatusOr<LeaseBook::Grant> grant =
+      coordinator_->AcquireShard(request->worker_id(), &lease, &path);
+  if (!grant.ok()) return Finish(context, grant.status());
+  switch (*grant) {
+    case LeaseBook::Grant::kLeased:
+      response->set_state(v1::AcquireShardResponse::LEASED);
+      response->mutable_lease()->set_lease_id(lease.lease_id);
+      response->mutable_lease()->set_shard(lease.shard);
+      response->mutable_lease()->set_epoch(lease.epoch);
+      response->mutable_lease()->set_path(path);
+      response->mutable_lease()->set_timeout_s(
+          coordinator_->job().lease_timeout_s);
+      break;
+    case LeaseBook::Grant::kWait:
+      response->set_state(v1::AcquireShardResponse::WAIT);
+      break;
+    case LeaseBook::Grant::kDone:
+      response->set_state(v1::AcquireShardResponse::DONE);
+      break;
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+ServerUnaryReactor* CoordinatorService::CompleteShard(
+    CallbackServerContext* context, const v1::CompleteShardRequest* request,
+    v1::CompleteShardResponse*) {
+  return Finish(context, coordinator_->CompleteShard(
+                             request->worker_id(), request->lease_id(),
+                             request->examples(), request->loss_sum()));
+}
+
+ServerUnaryReactor* CoordinatorService::ReportEval(
+    CallbackServerContext* context, const v1::ReportEvalRequest* request,
+    v1::ReportEvalResponse*) {
+  std::map<std::string, double> metrics(request->metrics().begin(),
+                                        request->metrics().end());
+  return Finish(context, coordinator_->ReportEval(
+                             request->worker_id(), metrics,
+                             request->examples_seen(), request->final()));
+}
+
+ServerUnaryReactor* CoordinatorService::GetStatus(
+    CallbackServerContext* context, const v1::GetStatusRequest*,
+    v1::GetStatusResponse* response) {
+  *response = coordinator_->Status();
+  return Finish(context, absl::OkStatus());
+}
+
+}  // namespace paramd

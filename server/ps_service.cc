@@ -1,0 +1,146 @@
+#include "server/ps_service.h"
+
+#include <memory>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/grpc_status.h"
+#include "common/status_macros.h"
+#include "common/tensor.h"
+
+namespace paramd {
+namespace {
+
+// Longest a pull waits for a bsp round, whatever the client's deadline.
+constexpr absl::Duration kMaxPullWait = absl::Seconds(60);
+
+// Slices decoded from a request; values are copied out of the proto so they
+// are aligned floats.
+struct DecodedSlices {
+  std::vector<Slice> slices;
+  std::vector<std::vector<float>> values;
+};
+
+absl::Status Decode(
+    const google::protobuf::RepeatedPtrField<paramd::v1::TableSlice>& in,
+    bool with_values, DecodedSlices* out) {
+  out->slices.resize(in.size());
+  out->values.resize(in.size());
+  for (int i = 0; i < in.size(); ++i) {
+    const paramd::v1::TableSlice& proto = in[i];
+    Slice& slice = out->slices[i];
+    slice.table = proto.table();
+    int64_t count = 0;
+    PARAMD_RETURN_IF_ERROR(CountKeys(proto.keys(), "keys", &count));
+    slice.keys = DecodeKeys(proto.keys());
+    slice.offset = static_cast<int64_t>(proto.offset());
+    slice.length = static_cast<int64_t>(proto.length());
+    if (slice.offset < 0 || slice.length < 0) {
+      return absl::InvalidArgumentError("offset and length must fit int64");
+    }
+    if (!with_values) continue;
+    PARAMD_RETURN_IF_ERROR(CountFloats(proto.values(), "values", &count));
+    out->values[i].resize(count);
+    CopyFloats(proto.values(), absl::MakeSpan(out->values[i]));
+    slice.values = out->values[i];
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+const absl::Status kNotReady = absl::UnavailableError(
+    "parameter server has not been assigned a shard yet");
+
+}  // namespace
+
+void PsService::Attach(ShardStore* store, UpdateGate* gate,
+                       int32_t num_shards) {
+  num_shards_.store(num_shards);
+  gate_.store(gate);
+  store_.store(store);
+}
+
+grpc::ServerUnaryReactor* PsService::Pull(
+    grpc::CallbackServerContext* context,
+    const paramd::v1::PullRequest* request,
+    paramd::v1::PullResponse* response) {
+  ShardStore* store = store_.load();
+  UpdateGate* gate = gate_.load();
+  if (store == nullptr) return Finish(context, kNotReady);
+  auto decoded = std::make_shared<DecodedSlices>();
+  absl::Status status = Decode(request->slices(), false, decoded.get());
+  if (status.ok()) status = store->Validate(decoded->slices, false);
+  if (!status.ok()) return Finish(context, status);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time deadline =
+      std::min(absl::FromChrono(context->deadline()),
+               absl::Now() + kMaxPullWait);
+  gate->WhenReadable(request->clock(), deadline, [=](bool ready) {
+    if (!ready) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "bsp round did not close in time"));
+      return;
+    }
+    response->set_version(gate->version());
+    for (const Slice& slice : decoded->slices) {
+      paramd::v1::TableSlice* out = response->add_slices();
+      out->set_table(slice.table);
+      out->set_offset(slice.offset);
+      out->set_length(slice.length);
+      std::vector<float> values(slice.NumValues(store->Width(slice.table)));
+      store->Read(slice, absl::MakeSpan(values));
+      AppendFloats(values, out->mutable_values());
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PsService::Push(
+    grpc::CallbackServerContext* context,
+    const paramd::v1::PushRequest* request,
+    paramd::v1::PushResponse* response) {
+  ShardStore* store = store_.load();
+  UpdateGate* gate = gate_.load();
+  if (store == nullptr) return Finish(context, kNotReady);
+  if (request->leave()) {
+    gate->Leave(request->worker_id());
+    response->set_next_clock(request->clock());
+    return Finish(context, absl::OkStatus());
+  }
+  DecodedSlices decoded;
+  absl::Status status = Decode(request->slices(), true, &decoded);
+  if (status.ok()) status = store->Validate(decoded.slices, true);
+  if (!status.ok()) return Finish(context, status);
+  absl::StatusOr<int64_t> next =
+      gate->Push(request->worker_id(), request->clock(), decoded.slices);
+  if (next.ok()) response->set_next_clock(*next);
+  return Finish(context, next.status());
+}
+
+grpc::ServerUnaryReactor* PsService::GetServerInfo(
+    grpc::CallbackServerContext* context,
+    const paramd::v1::ServerInfoRequest* /*request*/,
+    paramd::v1::ServerInfoResponse* response) {
+  ShardStore* store = store_.load();
+  UpdateGate* gate = gate_.load();
+  if (store == nullptr) return Finish(context, kNotReady);
+  response->set_shard(store->shard());
+  response->set_num_shards(num_shards_.load());
+  response->set_version(gate->version());
+  for (const auto& [name, size] : store->Sizes()) {
+    (*response->mutable_table_sizes())[name] = size;
+  }
+  for (uint64_t worker : gate->participants()) {
+    response->add_barrier_workers(worker);
+  }
+  return Finish(context, absl::OkStatus());
+}
+
+}  // namespace paramd

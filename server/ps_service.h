@@ -1,0 +1,43 @@
+// gRPC adapter of the parameter server: turns protos into ShardStore and
+// UpdateGate calls, nothing more.
+#ifndef PARAMD_SERVER_PS_SERVICE_H_
+#define PARAMD_SERVER_PS_SERVICE_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "paramd/v1/ps.grpc.pb.h"
+#include "server/shard_store.h"
+#include "server/update_gate.h"
+
+namespace paramd {
+
+// Thread-safe. Answers UNAVAILABLE until Attach() is called, so the server
+// can listen (and learn its port) before the coordinator assigns its shard.
+class PsService final : public paramd::v1::ParameterServer::CallbackService {
+ public:
+  PsService() = default;
+
+  // Starts serving `store` through `gate`. Both must outlive the service.
+  void Attach(ShardStore* store, UpdateGate* gate, int32_t num_shards);
+
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
+                                 const paramd::v1::PullRequest* request,
+                                 paramd::v1::PullResponse* response) override;
+  grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
+                                 const paramd::v1::PushRequest* request,
+                                 paramd::v1::PushResponse* response) override;
+  grpc::ServerUnaryReactor* GetServerInfo(
+      grpc::CallbackServerContext* context,
+      const paramd::v1::ServerInfoRequest* request,
+      paramd::v1::ServerInfoResponse* response) override;
+
+ private:
+  std::atomic<ShardStore*> store_{nullptr};  // Not owned.
+  std::atomic<UpdateGate*> gate_{nullptr};   // Not owned.
+  std::atomic<int32_t> num_shards_{0};
+};
+
+}  // namespace paramd
+
+#endif  // PARAMD_SERVER_PS_SERVICE_H_

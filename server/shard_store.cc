@@ -1,0 +1,100 @@
+#include "server/shard_store.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "common/tensor.h"
+#include "server/table.h"
+
+namespace paramd {
+
+int64_t Slice::NumValues(int64_t width) const {
+  return keys.empty() ? length : static_cast<int64_t>(keys.size()) * width;
+}
+
+ShardStore::ShardStore(int32_t shard, ShardMap map)
+    : shard_(shard), shard_map_(map) {}
+
+ShardStore::~ShardStore() = default;
+
+absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Create(
+    const JobConfig& job, int32_t shard, int32_t num_shards) {
+  PARAMD_ASSIGN_OR_RETURN(ShardMap map, ShardMap::Create(num_shards));
+  if (shard < 0 || shard >= num_shards) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shard ", shard, " is outside [0, ", num_shards, ")"));
+  }
+  std::unique_ptr<ShardStore> store(new ShardStore(shard, map));
+  for (const TableConfig& config : job.tables) {
+    auto optimizer = Optimizer::Create(config.optimizer);
+    if (!optimizer.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "table '", config.name, "': ", optimizer.status().message()));
+    }
+    std::unique_ptr<Table> table;
+    if (config.sparse) {
+      table = std::make_unique<SparseTable>(config, map, shard,
+                                            std::move(optimizer).value());
+    } else {
+      table = std::make_unique<DenseTable>(
+          config, map.DenseRange(config.size(), shard),
+          std::move(optimizer).value());
+    }
+    store->tables_[config.name] = std::move(table);
+  }
+  return store;
+}
+
+const Table* ShardStore::Find(const std::string& name) const {
+  auto it = tables_.find(name);
+  return it == tables_.end() ? nullptr : it->second.get();
+}
+
+Table* ShardStore::Find(const std::string& name) {
+  auto it = tables_.find(name);
+  return it == tables_.end() ? nullptr : it->second.get();
+}
+
+absl::Status ShardStore::Validate(absl::Span<const Slice> slices,
+                                  bool with_values) const {
+  for (const Slice& slice : slices) {
+    const Table* table = Find(slice.table);
+    if (table == nullptr) {
+      return absl::NotFoundError(
+          absl::StrCat("unknown table '", slice.table, "'"));
+    }
+    PARAMD_RETURN_IF_ERROR(table->Validate(slice, with_values));
+    if (with_values) {
+      const std::string what = absl::StrCat("table '", slice.table, "'");
+      PARAMD_RETURN_IF_ERROR(CheckFinite(slice.values, what.c_str()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int64_t ShardStore::Width(const std::string& table) const {
+  return Find(table)->width();
+}
+
+void ShardStore::Read(const Slice& slice, absl::Span<float> out) {
+  Find(slice.table)->Read(slice, out);
+}
+
+void ShardStore::Apply(const Slice& slice, float scale) {
+  Find(slice.table)->Apply(slice, scale);
+}
+
+void ShardStore::Accumulate(const Slice& slice) {
+  Find(slice.table)->Accumulate(slice);
+}
+
+void ShardStore::ApplyAccumulated(float scale) {
+  for (auto& [name, table] : tables_) table->ApplyAccumulated(scale);
+}
+
+std::map<std::string, uint64_t> ShardStore::Sizes() const {
+  std::map<std::string, uint64_t> sizes;
+  for (const auto& [name, table] : tables_) sizes[name] = table->size();
+  return sizes;
+}
+
+}  // namespace paramd

@@ -1,0 +1,88 @@
+// One parameter server's shard of every table: values, optimizer state and
+// the gradients buffered for the current bsp round. Knows nothing of RPCs.
+#ifndef PARAMD_SERVER_SHARD_STORE_H_
+#define PARAMD_SERVER_SHARD_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "common/config.h"
+#include "common/shard_map.h"
+#include "server/optimizer.h"
+
+namespace paramd {
+
+// A request's view of one table part: sparse rows by key, or a dense range.
+struct Slice {
+  std::string table;
+  std::vector<uint64_t> keys;   // sparse tables
+  int64_t offset = 0;           // dense tables: global flat index
+  int64_t length = 0;           // dense tables: element count
+  absl::Span<const float> values;  // push: gradients; pull: unused
+
+  // Floats the slice's values hold for a table of row width `width`.
+  int64_t NumValues(int64_t width) const;
+};
+
+class Table;
+
+// Thread-safe. Tables lock independently (sparse tables by stripe), so
+// pushes to different tables or rows never wait on each other.
+class ShardStore {
+ public:
+  // Creates the tables of `job` for `shard` of `num_shards`; fails if an
+  // optimizer config is invalid.
+  static absl::StatusOr<std::unique_ptr<ShardStore>> Create(
+      const JobConfig& job, int32_t shard, int32_t num_shards);
+  ~ShardStore();
+
+  // Checks every slice: known table, dense range inside this shard, keys
+  // owned by this shard, and (when `with_values`) value count matching and
+  // all finite. Returns InvalidArgument or NotFound naming the problem.
+  absl::Status Validate(absl::Span<const Slice> slices,
+                        bool with_values) const;
+
+  // Copies the values of a validated slice into `out` (sized NumValues),
+  // creating missing sparse rows with the table's initializer.
+  void Read(const Slice& slice, absl::Span<float> out);
+
+  // Applies gradients of a validated slice now, scaled by `scale`.
+  void Apply(const Slice& slice, float scale);
+
+  // Adds gradients of a validated slice into the pending round buffer.
+  void Accumulate(const Slice& slice);
+
+  // Applies every pending gradient scaled by `scale`, then clears them.
+  void ApplyAccumulated(float scale);
+
+  // Floats per key of a sparse table, 1 for a dense one.
+  // REQUIRES: the table exists (the slice was validated).
+  int64_t Width(const std::string& table) const;
+
+  // Elements held per dense table, rows per sparse table.
+  std::map<std::string, uint64_t> Sizes() const;
+
+  int32_t shard() const { return shard_; }
+  const ShardMap& shard_map() const { return shard_map_; }
+
+ private:
+  ShardStore(int32_t shard, ShardMap map);
+  const Table* Find(const std::string& name) const;
+  Table* Find(const std::string& name);
+
+  const int32_t shard_;
+  const ShardMap shard_map_;
+  std::map<std::string, std::unique_ptr<Table>> tables_;  // fixed after Create
+};
+
+}  // namespace paramd
+
+#endif  // PARAMD_SERVER_SHARD_STORE_H_

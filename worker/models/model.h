@@ -1,0 +1,68 @@
+// The interface every model implements. A model reads its own data format,
+// says which parameters a minibatch needs, and computes loss and gradients.
+// Models never see RPCs: the trainer pulls and pushes for them.
+#ifndef PARAMD_WORKER_MODELS_MODEL_H_
+#define PARAMD_WORKER_MODELS_MODEL_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "worker/params.h"
+
+namespace paramd {
+
+// Examples read from one file. Each model defines its own subclass.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  // Number of examples (a logreg row, a predicted token).
+  virtual int64_t size() const = 0;
+};
+
+// What a minibatch reads: whole dense tables and some rows of sparse ones.
+struct ParamRequest {
+  std::set<std::string> dense;
+  std::map<std::string, std::vector<uint64_t>> sparse;  // sorted, unique
+};
+
+// Loss over a minibatch.
+struct BatchStats {
+  int64_t examples = 0;
+  double loss_sum = 0;  // sum over examples of the per-example loss (nats)
+  int64_t correct = 0;  // classification: examples predicted right
+};
+
+// Thread-compatible; Compute() is const and may run on several threads.
+class Model {
+ public:
+  virtual ~Model() = default;
+
+  // Reads a data file. Fails with InvalidArgument naming the file and line on
+  // malformed input.
+  virtual absl::StatusOr<std::unique_ptr<Dataset>> ReadData(
+      const std::string& path) const = 0;
+
+  // Fills `request` with what examples [begin, end) of `data` need.
+  virtual void Needs(const Dataset& data, int64_t begin, int64_t end,
+                     ParamRequest* request) const = 0;
+
+  // Returns the loss of examples [begin, end) under `params`. When `grads` is
+  // not null it must be params.ZerosLike(); it receives the gradient of the
+  // mean loss over the batch.
+  virtual BatchStats Compute(const Dataset& data, int64_t begin, int64_t end,
+                             const Params& params, Params* grads) const = 0;
+};
+
+// Builds the model the job names, checking that the job declares the tables
+// it needs with the right shapes.
+absl::StatusOr<std::unique_ptr<Model>> CreateModel(const JobConfig& job);
+
+}  // namespace paramd
+
+#endif  // PARAMD_WORKER_MODELS_MODEL_H_
