@@ -39,8 +39,10 @@ class Reader {
     return node_.IsMap() && node_[field].IsDefined() && !node_[field].IsNull();
   }
 
+  // The map under `field`, or an empty node when it is absent.
   Reader Child(const std::string& field) const {
-    return Reader(source_, node_[field], Field(field));
+    return Reader(source_, Has(field) ? node_[field] : YAML::Node(),
+                  Field(field));
   }
 
   // Reads a scalar into `out` if present; fails if present with a bad type.

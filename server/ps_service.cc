@@ -54,6 +54,19 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+void ReadSlices(ShardStore* store, const std::vector<Slice>& slices,
+                paramd::v1::PullResponse* response) {
+  for (const Slice& slice : slices) {
+    paramd::v1::TableSlice* out = response->add_slices();
+    out->set_table(slice.table);
+    out->set_offset(slice.offset);
+    out->set_length(slice.length);
+    std::vector<float> values(slice.NumValues(store->Width(slice.table)));
+    store->Read(slice, absl::MakeSpan(values));
+    AppendFloats(values, out->mutable_values());
+  }
+}
+
 const absl::Status kNotReady = absl::UnavailableError(
     "parameter server has not been assigned a shard yet");
 
@@ -81,24 +94,19 @@ grpc::ServerUnaryReactor* PsService::Pull(
   const absl::Time deadline =
       std::min(absl::FromChrono(context->deadline()),
                absl::Now() + kMaxPullWait);
-  gate->WhenReadable(request->clock(), deadline, [=](bool ready) {
-    if (!ready) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                   "bsp round did not close in time"));
-      return;
-    }
-    response->set_version(gate->version());
-    for (const Slice& slice : decoded->slices) {
-      paramd::v1::TableSlice* out = response->add_slices();
-      out->set_table(slice.table);
-      out->set_offset(slice.offset);
-      out->set_length(slice.length);
-      std::vector<float> values(slice.NumValues(store->Width(slice.table)));
-      store->Read(slice, absl::MakeSpan(values));
-      AppendFloats(values, out->mutable_values());
-    }
-    reactor->Finish(grpc::Status::OK);
-  });
+  gate->WhenReadable(
+      request->worker_id(), request->clock(), deadline,
+      [=](UpdateGate::PullState state) {
+        response->set_version(gate->version());
+        if (state == UpdateGate::PullState::kTimedOut) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                       "bsp round did not close in time"));
+          return;
+        }
+        response->set_behind(state == UpdateGate::PullState::kBehind);
+        if (!response->behind()) ReadSlices(store, decoded->slices, response);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

@@ -15,9 +15,9 @@ absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, int64_t clock,
   if (consistency_ == Consistency::kBsp) return PushBsp(worker, clock, slices);
   {
     absl::MutexLock lock(&mu_);
-    auto it = seen_.find(worker);
-    if (it != seen_.end() && clock <= it->second.clock) return it->second.next;
-    seen_[worker] = {clock, clock + 1};
+    auto it = last_clock_.find(worker);
+    if (it != last_clock_.end() && clock <= it->second) return clock + 1;
+    last_clock_[worker] = clock;
   }
   for (const Slice& slice : slices) store_->Apply(slice, 1.0f);
   absl::MutexLock lock(&mu_);
@@ -27,24 +27,25 @@ absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, int64_t clock,
 
 absl::StatusOr<int64_t> UpdateGate::PushBsp(uint64_t worker, int64_t clock,
                                             const std::vector<Slice>& slices) {
-  int64_t round = 0;
   bool complete = false;
   {
     absl::ReaderMutexLock round_lock(&round_mu_);
     {
       absl::MutexLock lock(&mu_);
-      auto it = seen_.find(worker);
-      if (it != seen_.end() && clock <= it->second.clock) {
-        return it->second.next;  // a retry: already counted
+      auto last = last_clock_.find(worker);
+      if (last != last_clock_.end() && clock <= last->second) {
+        return clock + 1;  // a retry: already counted
       }
-      if (clock > version_) {
+      auto due = participants_.find(worker);
+      if (due == participants_.end() || due->second != clock ||
+          clock != version_) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "clock ", clock, " is ahead of the open bsp round ", version_,
-            ": pull before pushing"));
+            "worker ", worker, " is not due at clock ", clock,
+            " (open round ", version_,
+            "): it left the barrier or was presumed dead; pull again"));
       }
-      round = version_;  // a stale clock joins the open round
-      seen_[worker] = {clock, round + 1};
-      participants_.insert(worker);
+      last_clock_[worker] = clock;
+      due->second = clock + 1;
     }
     for (const Slice& slice : slices) store_->Accumulate(slice);
     absl::MutexLock lock(&mu_);
@@ -53,15 +54,15 @@ absl::StatusOr<int64_t> UpdateGate::PushBsp(uint64_t worker, int64_t clock,
     complete = RoundCompleteLocked();
   }
   if (complete) MaybeCloseRound();
-  return round + 1;
+  return clock + 1;
 }
 
 bool UpdateGate::RoundCompleteLocked() const {
   if (contributions_ == 0) return false;
-  return std::all_of(participants_.begin(), participants_.end(),
-                     [this](uint64_t w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                       return pushed_.contains(w);
-                     });
+  for (const auto& [worker, due] : participants_) {
+    if (due <= version_ && !pushed_.contains(worker)) return false;
+  }
+  return true;
 }
 
 void UpdateGate::MaybeCloseRound() {
@@ -81,7 +82,7 @@ void UpdateGate::MaybeCloseRound() {
     contributions_ = 0;
     ready = TakeReadyWaitersLocked();
   }
-  for (Waiter& waiter : ready) waiter.ready(true);
+  for (Waiter& waiter : ready) waiter.ready(PullState::kReady);
 }
 
 std::vector<UpdateGate::Waiter> UpdateGate::TakeReadyWaitersLocked() {
@@ -107,22 +108,37 @@ void UpdateGate::Leave(uint64_t worker) {
 void UpdateGate::SetLiveWorkers(const std::set<uint64_t>& live) {
   {
     absl::MutexLock lock(&mu_);
-    absl::erase_if(participants_,
-                   [&live](uint64_t w) { return live.count(w) == 0; });
+    absl::erase_if(participants_, [&live](const auto& entry) {
+      return live.count(entry.first) == 0;
+    });
   }
   MaybeCloseRound();
 }
 
-void UpdateGate::WhenReadable(int64_t clock, absl::Time deadline,
-                              std::function<void(bool)> ready) {
-  {
+void UpdateGate::WhenReadable(uint64_t worker, int64_t clock,
+                              absl::Time deadline,
+                              std::function<void(PullState)> ready) {
+  PullState state = PullState::kReady;
+  bool moved_due = false;
+  if (consistency_ == Consistency::kBsp && clock >= 0) {
     absl::MutexLock lock(&mu_);
-    if (consistency_ == Consistency::kBsp && clock > version_) {
-      waiters_.push_back({clock, deadline, std::move(ready)});
-      return;
+    auto due = participants_.find(worker);
+    const bool joined = due != participants_.end();
+    if (clock < version_) {
+      state = PullState::kBehind;
+    } else {
+      // Join, or move forward a worker that re-synced to a later clock.
+      moved_due = joined && due->second != clock;
+      participants_[worker] = clock;
+      if (clock > version_) {
+        waiters_.push_back({clock, deadline, std::move(ready)});
+        ready = nullptr;
+      }
     }
   }
-  ready(true);
+  // Moving a worker's due round forward may complete the open round.
+  if (moved_due) MaybeCloseRound();
+  if (ready) ready(state);
 }
 
 void UpdateGate::ExpireWaiters(absl::Time now) {
@@ -135,7 +151,7 @@ void UpdateGate::ExpireWaiters(absl::Time now) {
     std::move(keep, waiters_.end(), std::back_inserter(expired));
     waiters_.erase(keep, waiters_.end());
   }
-  for (Waiter& waiter : expired) waiter.ready(false);
+  for (Waiter& waiter : expired) waiter.ready(PullState::kTimedOut);
 }
 
 int64_t UpdateGate::version() const {
@@ -145,7 +161,8 @@ int64_t UpdateGate::version() const {
 
 std::vector<uint64_t> UpdateGate::participants() const {
   absl::MutexLock lock(&mu_);
-  std::vector<uint64_t> out(participants_.begin(), participants_.end());
+  std::vector<uint64_t> out;
+  for (const auto& [worker, due] : participants_) out.push_back(worker);
   std::sort(out.begin(), out.end());
   return out;
 }

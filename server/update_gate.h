@@ -20,23 +20,25 @@
 namespace paramd {
 
 // asp: a push is applied when it arrives; pulls never wait.
-// bsp: pushes for round r are buffered; once every participating worker has
-// pushed r they are combined (mean or sum) and applied, and the version
-// becomes r + 1. A pull at clock c waits until version >= c. A worker joins
-// the barrier with its first push (a stale clock is folded into the open
-// round) and leaves it with a leave push or when the coordinator stops
-// listing it as alive, so a dead worker never holds a round forever.
-// Every push carries (worker, clock); a clock the worker already pushed is
-// acknowledged without being applied again.
+// bsp: round r's pushes are buffered and, once every participant due at r
+// has pushed, combined (mean or sum) and applied; the version becomes r + 1.
+// A worker takes part by pulling at clock c: that registers it as due at
+// round c and waits until version >= c. A worker whose clock is behind the
+// version is told so (and re-pulls at the version), so every shard expects
+// the same clock from it. It leaves the barrier with a leave push or when
+// the coordinator stops listing it alive, so a dead worker never holds a
+// round forever. A push repeating a clock already counted is acknowledged
+// and not applied again.
 //
-// Thread-safe. Pushes to different rounds never overlap; pushes within a
-// round accumulate concurrently under the tables' own locks.
+// Thread-safe. Rounds never overlap; pushes within a round accumulate
+// concurrently under the tables' own locks.
 class UpdateGate {
  public:
   UpdateGate(ShardStore* store, Consistency consistency, bool average);
 
-  // Validated slices only. Returns the clock the worker should use next, or
-  // FailedPrecondition for a clock ahead of the open round.
+  // Validated slices only. Returns the clock the worker should use next.
+  // bsp: fails with FailedPrecondition if the worker is not due at `clock`
+  // (it was dropped from the barrier); nothing is applied then.
   absl::StatusOr<int64_t> Push(uint64_t worker, int64_t clock,
                                const std::vector<Slice>& slices)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
@@ -48,11 +50,17 @@ class UpdateGate {
   void SetLiveWorkers(const std::set<uint64_t>& live)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
-  // Runs `ready(true)` once a pull at `clock` may read: now, or when the
-  // round closes. Runs `ready(false)` if `deadline` passes first (checked by
-  // ExpireWaiters). `ready` runs without locks held.
-  void WhenReadable(int64_t clock, absl::Time deadline,
-                    std::function<void(bool)> ready) ABSL_LOCKS_EXCLUDED(mu_);
+  enum class PullState { kReady, kBehind, kTimedOut };
+
+  // Runs `ready(state)` once a pull by `worker` at `clock` may read: now, or
+  // when the round closes (kReady); at once with kBehind if the worker is
+  // not in the barrier and clock < version (it must re-pull at version());
+  // or with kTimedOut if `deadline` passes first (see ExpireWaiters). A
+  // negative clock reads at once and joins nothing. `ready` runs without
+  // locks held.
+  void WhenReadable(uint64_t worker, int64_t clock, absl::Time deadline,
+                    std::function<void(PullState)> ready)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fails waiters whose deadline passed. Call periodically.
   void ExpireWaiters(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
@@ -64,7 +72,7 @@ class UpdateGate {
   struct Waiter {
     int64_t clock;
     absl::Time deadline;
-    std::function<void(bool)> ready;
+    std::function<void(PullState)> ready;
   };
 
   absl::StatusOr<int64_t> PushBsp(uint64_t worker, int64_t clock,
@@ -83,13 +91,10 @@ class UpdateGate {
   absl::Mutex round_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
-  // Per worker: the highest clock it pushed, and the next clock it was told.
-  struct Seen {
-    int64_t clock;
-    int64_t next;
-  };
-  absl::flat_hash_map<uint64_t, Seen> seen_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<uint64_t> participants_ ABSL_GUARDED_BY(mu_);
+  // Highest clock each worker pushed, for deduplication.
+  absl::flat_hash_map<uint64_t, int64_t> last_clock_ ABSL_GUARDED_BY(mu_);
+  // Workers in the barrier and the round each is due to push next.
+  absl::flat_hash_map<uint64_t, int64_t> participants_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> pushed_ ABSL_GUARDED_BY(mu_);  // open round
   int contributions_ ABSL_GUARDED_BY(mu_) = 0;  // pushes in the open round
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);

@@ -31,22 +31,26 @@ using RowVectorMap = Eigen::Map<Eigen::RowVectorXf>;
 using ConstRowVectorMap = Eigen::Map<const Eigen::RowVectorXf>;
 
 constexpr char kEmbeddings[] = "C";
-constexpr const char* kKnownParams[] = {"order",      "embedding_dim",
-                                        "hidden",     "vocab_size",
-                                        "direct",     "pad_id"};
+constexpr const char* kKnownParams[] = {
+    "order", "embedding_dim", "hidden", "vocab_size", "direct", "pad_id"};
 constexpr int64_t kMaxOrder = 1024;
 constexpr int64_t kMaxWidth = int64_t{1} << 20;
 constexpr int64_t kMaxVocab = std::numeric_limits<int32_t>::max();
 
 // ---------------------------------------------------------------- options --
 
-absl::Status CheckKnownParams(const ModelConfig& model) {
-  for (const auto& [name, value] : model.params) {
+// An InvalidArgument error about `job`'s config.
+absl::Status JobError(const JobConfig& job, absl::string_view message) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(job.source, ": model nplm: ", message));
+}
+
+absl::Status CheckKnownParams(const JobConfig& job) {
+  for (const auto& [name, value] : job.model.params) {
     if (absl::c_find_if(kKnownParams, [&](const char* known) {
           return name == known;
         }) == std::end(kKnownParams)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("nplm: unknown model param \"", name, "\""));
+      return JobError(job, absl::StrCat("unknown param \"", name, "\""));
     }
   }
   return absl::OkStatus();
@@ -54,42 +58,40 @@ absl::Status CheckKnownParams(const ModelConfig& model) {
 
 // Returns model param `name` as an integer in [lo, hi], or `fallback` when it
 // is absent; a param without fallback is required.
-absl::StatusOr<int64_t> IntParam(const ModelConfig& model,
-                                 const std::string& name,
+absl::StatusOr<int64_t> IntParam(const JobConfig& job, const std::string& name,
                                  std::optional<int64_t> fallback, int64_t lo,
                                  int64_t hi) {
-  auto it = model.params.find(name);
-  if (it == model.params.end()) {
+  auto it = job.model.params.find(name);
+  if (it == job.model.params.end()) {
     if (fallback.has_value()) return *fallback;
-    return absl::InvalidArgumentError(
-        absl::StrCat("nplm: model param \"", name, "\" is required"));
+    return JobError(job, absl::StrCat("param \"", name, "\" is required"));
   }
   const double value = it->second;
   if (!std::isfinite(value) || value != std::floor(value) ||
       value < static_cast<double>(lo) || value > static_cast<double>(hi)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nplm: model param \"", name, "\" must be an integer in [",
-                     lo, ", ", hi, "], got ", value));
+    return JobError(
+        job, absl::StrCat("param \"", name, "\" must be an integer in [", lo,
+                          ", ", hi, "], got ", value));
   }
   return static_cast<int64_t>(value);
 }
 
-absl::StatusOr<NplmOptions> ParseOptions(const ModelConfig& model) {
-  PARAMD_RETURN_IF_ERROR(CheckKnownParams(model));
+absl::StatusOr<NplmOptions> ParseOptions(const JobConfig& job) {
+  PARAMD_RETURN_IF_ERROR(CheckKnownParams(job));
   NplmOptions o;
-  PARAMD_ASSIGN_OR_RETURN(o.order, IntParam(model, "order", 5, 2, kMaxOrder));
+  PARAMD_ASSIGN_OR_RETURN(o.order, IntParam(job, "order", 5, 2, kMaxOrder));
   PARAMD_ASSIGN_OR_RETURN(
       o.embedding_dim,
-      IntParam(model, "embedding_dim", std::nullopt, 1, kMaxWidth));
+      IntParam(job, "embedding_dim", std::nullopt, 1, kMaxWidth));
+  PARAMD_ASSIGN_OR_RETURN(o.hidden,
+                          IntParam(job, "hidden", std::nullopt, 1, kMaxWidth));
   PARAMD_ASSIGN_OR_RETURN(
-      o.hidden, IntParam(model, "hidden", std::nullopt, 1, kMaxWidth));
-  PARAMD_ASSIGN_OR_RETURN(
-      o.vocab_size, IntParam(model, "vocab_size", std::nullopt, 1, kMaxVocab));
+      o.vocab_size, IntParam(job, "vocab_size", std::nullopt, 1, kMaxVocab));
   PARAMD_ASSIGN_OR_RETURN(const int64_t direct,
-                          IntParam(model, "direct", 0, 0, 1));
+                          IntParam(job, "direct", 0, 0, 1));
   o.direct = direct == 1;
   PARAMD_ASSIGN_OR_RETURN(o.pad_id,
-                          IntParam(model, "pad_id", 0, 0, o.vocab_size - 1));
+                          IntParam(job, "pad_id", 0, 0, o.vocab_size - 1));
   return o;
 }
 
@@ -109,33 +111,30 @@ std::string DescribeTable(const TableConfig& table) {
 
 absl::Status CheckDenseTable(const JobConfig& job, const std::string& name,
                              const std::vector<int64_t>& shape) {
-  const std::string expected =
-      absl::StrCat("table \"", name, "\" must be dense [",
-                   absl::StrJoin(shape, ", "), "]");
+  const std::string expected = absl::StrCat(
+      "table \"", name, "\" must be dense [", absl::StrJoin(shape, ", "), "]");
   const TableConfig* table = LookupTable(job, name);
   if (table == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nplm: ", expected, ", but the job declares no such table"));
+    return JobError(job, absl::StrCat(expected, ", but it is not declared"));
   }
   if (table->sparse || table->shape != shape) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nplm: ", expected, ", got ", DescribeTable(*table)));
+    return JobError(job,
+                    absl::StrCat(expected, ", got ", DescribeTable(*table)));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckSparseTable(const JobConfig& job, const std::string& name,
                               int64_t width) {
-  const std::string expected = absl::StrCat(
-      "table \"", name, "\" must be sparse width ", width);
+  const std::string expected =
+      absl::StrCat("table \"", name, "\" must be sparse width ", width);
   const TableConfig* table = LookupTable(job, name);
   if (table == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nplm: ", expected, ", but the job declares no such table"));
+    return JobError(job, absl::StrCat(expected, ", but it is not declared"));
   }
   if (!table->sparse || table->width != width) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nplm: ", expected, ", got ", DescribeTable(*table)));
+    return JobError(job,
+                    absl::StrCat(expected, ", got ", DescribeTable(*table)));
   }
   return absl::OkStatus();
 }
@@ -166,8 +165,8 @@ std::string Quote(absl::string_view item) {
 absl::Status ParseLine(absl::string_view line, const std::string& path,
                        int64_t line_number, int64_t vocab_size,
                        std::vector<int32_t>* tokens) {
-  for (absl::string_view item : absl::StrSplit(
-           line, absl::ByAnyChar(" \t\r\f\v"), absl::SkipEmpty())) {
+  for (absl::string_view item :
+       absl::StrSplit(line, absl::ByAnyChar(" \t\r\f\v"), absl::SkipEmpty())) {
     uint64_t id = 0;
     if (!absl::c_all_of(item, absl::ascii_isdigit) ||
         !absl::SimpleAtoi(item, &id)) {
@@ -224,13 +223,12 @@ using Gradients = DenseViews<MatrixMap, RowVectorMap>;
 template <typename Views, typename ParamsT>
 Views ViewTables(ParamsT& params, const NplmOptions& o) {
   const int64_t v = o.vocab_size, h = o.hidden, in = o.input_dim();
-  return Views{
-      {DenseTable(params, "H", h * in).data(), h, in},
-      {DenseTable(params, "U", v * h).data(), v, h},
-      {o.direct ? DenseTable(params, "W", v * in).data() : nullptr, o.direct ? v : 0,
-       o.direct ? in : 0},
-      {DenseTable(params, "d", h).data(), h},
-      {DenseTable(params, "b", v).data(), v}};
+  return Views{{DenseTable(params, "H", h * in).data(), h, in},
+               {DenseTable(params, "U", v * h).data(), v, h},
+               {o.direct ? DenseTable(params, "W", v * in).data() : nullptr,
+                o.direct ? v : 0, o.direct ? in : 0},
+               {DenseTable(params, "d", h).data(), h},
+               {DenseTable(params, "b", v).data(), v}};
 }
 
 // Per-thread scratch, reused across batches.
@@ -252,22 +250,37 @@ void GatherContext(const std::vector<int32_t>& tokens, int64_t begin,
       absl::Span<const float> row = c.Row(ContextWord(tokens, t, j, o));
       ABSL_RAW_CHECK(static_cast<int64_t>(row.size()) == m,
                      "nplm: context word missing from table C");
-      std::copy(row.begin(), row.end(), x->data() + (t - begin) * x->cols() +
-                                            j * m);
+      std::copy(row.begin(), row.end(),
+                x->data() + (t - begin) * x->cols() + j * m);
     }
   }
 }
 
-// Fills the activations and the logits.
+// Sets every row of `m` to `bias`, resizing it to [rows, bias.size()]. (A
+// loop, as Eigen's replicate() evaluates with a division per element.)
+void FillRows(const ConstRowVectorMap& bias, Eigen::Index rows, RowMatrix* m) {
+  m->resize(rows, bias.size());
+  for (Eigen::Index i = 0; i < rows; ++i) m->row(i) = bias;
+}
+
+// Fills the activations and the logits. The biases go in first and the
+// products accumulate onto them, which saves a pass over the [B, V] logits.
 void Forward(const Weights& w, bool direct, Workspace* ws) {
-  ws->a.resize(ws->x.rows(), w.h.rows());
-  ws->a.noalias() = ws->x * w.h.transpose();
-  ws->a.rowwise() += w.d;
+  const Eigen::Index batch = ws->x.rows();
+  FillRows(w.d, batch, &ws->a);
+  ws->a.noalias() += ws->x * w.h.transpose();
   ws->a = ws->a.array().tanh();
-  ws->y.resize(ws->x.rows(), w.u.rows());
-  ws->y.noalias() = ws->a * w.u.transpose();
+  FillRows(w.b, batch, &ws->y);
+  ws->y.noalias() += ws->a * w.u.transpose();
   if (direct) ws->y.noalias() += ws->x * w.w.transpose();
-  ws->y.rowwise() += w.b;
+}
+
+// Whether `target` is the first maximum of `row`, i.e. the prediction.
+bool IsPrediction(const Eigen::Ref<const Eigen::RowVectorXf>& row, float max,
+                  int32_t target) {
+  if (row(target) != max) return false;
+  return std::find(row.data(), row.data() + row.size(), max) ==
+         row.data() + target;
 }
 
 // Accumulates the loss and hits of each row of logits. With `want_grad`,
@@ -278,13 +291,12 @@ void Softmax(const std::vector<int32_t>& tokens, int64_t begin, bool want_grad,
   for (Eigen::Index i = 0; i < y->rows(); ++i) {
     auto row = y->row(i);
     const int32_t target = tokens[begin + i];
-    Eigen::Index argmax = 0;
-    const float max = row.maxCoeff(&argmax);
+    const float max = row.maxCoeff();
+    if (IsPrediction(row, max, target)) ++stats->correct;
     const double target_logit = row(target) - max;
     row = (row.array() - max).exp();
     const float sum = row.sum();
     stats->loss_sum += std::log(static_cast<double>(sum)) - target_logit;
-    if (argmax == target) ++stats->correct;
     if (want_grad) {
       row *= scale / sum;
       row(target) -= scale;
@@ -370,8 +382,8 @@ BatchStats NplmModel::Compute(const Dataset& data, int64_t begin, int64_t end,
   const auto& tokens = static_cast<const NplmDataset&>(data).tokens();
   thread_local Workspace ws;
   const Weights w = ViewTables<Weights>(params, options_);
-  GatherContext(tokens, begin, end,
-                Embeddings(params, options_.embedding_dim), options_, &ws.x);
+  GatherContext(tokens, begin, end, Embeddings(params, options_.embedding_dim),
+                options_, &ws.x);
   Forward(w, options_.direct, &ws);
   Softmax(tokens, begin, grads != nullptr, &ws.y, &stats);
   if (grads == nullptr) return stats;
@@ -383,7 +395,7 @@ BatchStats NplmModel::Compute(const Dataset& data, int64_t begin, int64_t end,
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CreateNplmModel(const JobConfig& job) {
-  PARAMD_ASSIGN_OR_RETURN(const NplmOptions options, ParseOptions(job.model));
+  PARAMD_ASSIGN_OR_RETURN(const NplmOptions options, ParseOptions(job));
   PARAMD_RETURN_IF_ERROR(CheckTables(job, options));
   return std::make_unique<NplmModel>(options);
 }

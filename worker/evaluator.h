@@ -1,0 +1,54 @@
+// The evaluator role: scores the latest weights on held-out data every
+// eval_interval_s, and on the test data once training is over.
+#ifndef PARAMD_WORKER_EVALUATOR_H_
+#define PARAMD_WORKER_EVALUATOR_H_
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "worker/coordinator_client.h"
+#include "worker/models/model.h"
+#include "worker/ps_client.h"
+
+namespace paramd {
+
+// Metrics of a split under the current weights: "<split>_loss" (mean nats),
+// "<split>_accuracy" and "<split>_perplexity".
+std::map<std::string, double> SplitMetrics(const std::string& split,
+                                           const BatchStats& stats);
+
+// Thread-compatible.
+class Evaluator {
+ public:
+  Evaluator(const JobConfig& job, const Model* model, PsClient* ps,
+            CoordinatorClient* coordinator, uint64_t worker_id,
+            const std::atomic<bool>* stop, const std::atomic<bool>* job_done);
+
+  // Reads the data, then reports every interval until the job is done, then
+  // reports the final metrics and returns.
+  absl::Status Run();
+
+  // Scores all of `data` with the latest weights, pulling in minibatches.
+  absl::StatusOr<BatchStats> Score(const Dataset& data);
+
+ private:
+  absl::Status Report(bool final);
+
+  const JobConfig& job_;
+  const Model* const model_;              // Not owned.
+  PsClient* const ps_;                    // Not owned.
+  CoordinatorClient* const coordinator_;  // Not owned.
+  const uint64_t worker_id_;
+  const std::atomic<bool>* const stop_;
+  const std::atomic<bool>* const job_done_;
+  std::unique_ptr<Dataset> eval_;
+  std::unique_ptr<Dataset> test_;  // null when the job names no test data
+};
+
+}  // namespace paramd
+
+#endif  // PARAMD_WORKER_EVALUATOR_H_

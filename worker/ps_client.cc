@@ -1,0 +1,247 @@
+#include "worker/ps_client.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/grpc_status.h"
+#include "common/rpc_util.h"
+#include "common/tensor.h"
+
+namespace paramd {
+namespace {
+
+namespace v1 = ::paramd::v1;
+
+ShardMap MustCreateMap(int32_t n) {
+  auto map = ShardMap::Create(n);
+  return map.ok() ? *map : *ShardMap::Create(1);
+}
+
+// Keys of `keys` grouped by shard, keeping their order.
+std::vector<std::vector<uint64_t>> SplitKeys(const ShardMap& map,
+                                             const std::vector<uint64_t>& keys) {
+  std::vector<std::vector<uint64_t>> by_shard(map.num_shards());
+  for (uint64_t key : keys) by_shard[map.ShardForKey(key)].push_back(key);
+  return by_shard;
+}
+
+}  // namespace
+
+PsClient::PsClient(const JobConfig& job,
+                   const std::vector<std::string>& servers,
+                   uint64_t worker_id, absl::Duration rpc_timeout,
+                   absl::Duration retry_budget, const std::atomic<bool>* stop)
+    : job_(job),
+      map_(MustCreateMap(static_cast<int32_t>(servers.size()))),
+      worker_id_(worker_id),
+      rpc_timeout_(rpc_timeout),
+      retry_budget_(retry_budget),
+      stop_(stop) {
+  for (const std::string& address : servers) {
+    stubs_.push_back(v1::ParameterServer::NewStub(MakeChannel(address)));
+  }
+}
+
+absl::Status PsClient::FanOut(
+    const std::function<void(int32_t, grpc::ClientContext*,
+                             std::function<void(grpc::Status)>)>& call) {
+  std::vector<int32_t> pending(map_.num_shards());
+  for (int32_t s = 0; s < map_.num_shards(); ++s) pending[s] = s;
+  const absl::Time give_up = absl::Now() + retry_budget_;
+  absl::Duration backoff = absl::Milliseconds(50);
+  while (true) {
+    absl::Mutex mu;
+    size_t finished = 0;
+    bool all_finished = false;
+    std::vector<grpc::Status> results(map_.num_shards());
+    std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+    for (int32_t shard : pending) {
+      contexts.push_back(std::make_unique<grpc::ClientContext>());
+      SetTimeout(contexts.back().get(), rpc_timeout_);
+      call(shard, contexts.back().get(), [&, shard](grpc::Status status) {
+        absl::MutexLock lock(&mu);
+        results[shard] = std::move(status);
+        all_finished = ++finished == pending.size();
+      });
+    }
+    {
+      absl::MutexLock lock(&mu);
+      mu.Await(absl::Condition(&all_finished));
+    }
+    std::vector<int32_t> retry;
+    absl::Status last;
+    for (int32_t shard : pending) {
+      absl::Status status = FromGrpcStatus(results[shard]);
+      if (status.ok()) continue;
+      last = absl::Status(status.code(), absl::StrCat("shard ", shard, ": ",
+                                                      status.message()));
+      if (!IsRetryable(status)) return last;
+      retry.push_back(shard);
+    }
+    if (retry.empty()) return absl::OkStatus();
+    if (absl::Now() + backoff > give_up || (stop_ && stop_->load())) {
+      return last;
+    }
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+    pending = std::move(retry);
+  }
+}
+
+absl::Status PsClient::PullOnce(int64_t clock,
+                                std::vector<v1::PullRequest>* requests,
+                                std::vector<v1::PullResponse>* responses,
+                                int64_t* behind_version) {
+  absl::Status status = FanOut([&](int32_t s, grpc::ClientContext* context,
+                                   std::function<void(grpc::Status)> done) {
+    (*responses)[s].Clear();
+    v1::PullRequest* request = &(*requests)[s];
+    request->set_clock(clock);
+    stubs_[s]->async()->Pull(context, request, &(*responses)[s],
+                             std::move(done));
+  });
+  *behind_version = -1;
+  for (const v1::PullResponse& response : *responses) {
+    if (response.behind()) {
+      *behind_version = std::max(*behind_version, response.version());
+    }
+  }
+  return status;
+}
+
+absl::StatusOr<int64_t> PsClient::Pull(int64_t clock,
+                                       const ParamRequest& request,
+                                       Params* params) {
+  const int32_t n = map_.num_shards();
+  std::vector<v1::PullRequest> requests(n);
+  std::vector<v1::PullResponse> responses(n);
+  std::map<std::string, std::vector<std::vector<uint64_t>>> keys;
+  for (const auto& [name, table_keys] : request.sparse) {
+    keys[name] = SplitKeys(map_, table_keys);
+  }
+  for (int32_t s = 0; s < n; ++s) {
+    requests[s].set_worker_id(worker_id_);
+    requests[s].set_clock(clock);
+    for (const std::string& name : request.dense) {
+      const Range range = map_.DenseRange(job_.FindTable(name)->size(), s);
+      if (range.size() == 0) continue;
+      v1::TableSlice* slice = requests[s].add_slices();
+      slice->set_table(name);
+      slice->set_offset(range.begin);
+      slice->set_length(range.size());
+    }
+    for (const auto& [name, by_shard] : keys) {
+      if (by_shard[s].empty()) continue;
+      v1::TableSlice* slice = requests[s].add_slices();
+      slice->set_table(name);
+      AppendKeys(by_shard[s], slice->mutable_keys());
+    }
+  }
+  int64_t behind_version = -1;
+  do {
+    if (behind_version >= 0) clock = behind_version;
+    absl::Status status =
+        PullOnce(clock, &requests, &responses, &behind_version);
+    if (!status.ok()) return status;
+  } while (behind_version >= 0);
+  params->dense.clear();
+  params->sparse.clear();
+  for (const std::string& name : request.dense) {
+    params->dense[name].assign(job_.FindTable(name)->size(), 0.0f);
+  }
+  for (const auto& [name, by_shard] : keys) {
+    params->sparse[name] = SparseRows(job_.FindTable(name)->width);
+  }
+  for (int32_t s = 0; s < n; ++s) {
+    for (const v1::TableSlice& slice : responses[s].slices()) {
+      const TableConfig* table = job_.FindTable(slice.table());
+      int64_t count = 0;
+      absl::Status ok = CountFloats(slice.values(), "pulled values", &count);
+      if (!ok.ok()) return ok;
+      if (!table->sparse) {
+        if (count != static_cast<int64_t>(slice.length())) {
+          return absl::DataLossError("pulled dense slice has wrong size");
+        }
+        CopyFloats(slice.values(),
+                   absl::MakeSpan(params->dense[slice.table()])
+                       .subspan(slice.offset(), count));
+        continue;
+      }
+      const std::vector<uint64_t>& shard_keys = keys[slice.table()][s];
+      if (count != static_cast<int64_t>(shard_keys.size()) * table->width) {
+        return absl::DataLossError("pulled sparse slice has wrong size");
+      }
+      SparseRows& rows = params->sparse[slice.table()];
+      for (size_t i = 0; i < shard_keys.size(); ++i) {
+        CopyFloats(slice.values().substr(i * table->width * sizeof(float),
+                                         table->width * sizeof(float)),
+                   rows.RowAt(rows.Add(shard_keys[i])));
+      }
+    }
+  }
+  return clock;
+}
+
+absl::StatusOr<int64_t> PsClient::Push(int64_t clock, const Params& grads) {
+  const int32_t n = map_.num_shards();
+  std::vector<v1::PushRequest> requests(n);
+  std::vector<v1::PushResponse> responses(n);
+  for (int32_t s = 0; s < n; ++s) {
+    requests[s].set_worker_id(worker_id_);
+    requests[s].set_clock(clock);
+  }
+  for (const auto& [name, values] : grads.dense) {
+    for (int32_t s = 0; s < n; ++s) {
+      const Range range = map_.DenseRange(values.size(), s);
+      if (range.size() == 0) continue;
+      v1::TableSlice* slice = requests[s].add_slices();
+      slice->set_table(name);
+      slice->set_offset(range.begin);
+      slice->set_length(range.size());
+      AppendFloats(absl::MakeConstSpan(values).subspan(range.begin,
+                                                       range.size()),
+                   slice->mutable_values());
+    }
+  }
+  for (const auto& [name, rows] : grads.sparse) {
+    std::vector<v1::TableSlice*> slices(n, nullptr);
+    const int64_t w = rows.width();
+    for (size_t i = 0; i < rows.keys().size(); ++i) {
+      const int32_t s = map_.ShardForKey(rows.keys()[i]);
+      if (slices[s] == nullptr) {
+        slices[s] = requests[s].add_slices();
+        slices[s]->set_table(name);
+      }
+      AppendKeys({&rows.keys()[i], 1}, slices[s]->mutable_keys());
+      AppendFloats(absl::MakeConstSpan(rows.values()).subspan(i * w, w),
+                   slices[s]->mutable_values());
+    }
+  }
+  absl::Status status = FanOut([&](int32_t s, grpc::ClientContext* context,
+                                   std::function<void(grpc::Status)> done) {
+    stubs_[s]->async()->Push(context, &requests[s], &responses[s],
+                             std::move(done));
+  });
+  if (!status.ok()) return status;
+  int64_t next = clock + 1;
+  for (const v1::PushResponse& r : responses) {
+    next = std::max(next, r.next_clock());
+  }
+  return next;
+}
+
+absl::Status PsClient::Leave(int64_t clock) {
+  std::vector<v1::PushRequest> requests(map_.num_shards());
+  std::vector<v1::PushResponse> responses(map_.num_shards());
+  return FanOut([&](int32_t s, grpc::ClientContext* context,
+                    std::function<void(grpc::Status)> done) {
+    requests[s].set_worker_id(worker_id_);
+    requests[s].set_clock(clock);
+    requests[s].set_leave(true);
+    stubs_[s]->async()->Push(context, &requests[s], &responses[s],
+                             std::move(done));
+  });
+}
+
+}  // namespace paramd

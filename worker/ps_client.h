@@ -1,0 +1,75 @@
+// The worker's view of the parameter servers: one logical Pull and Push,
+// split by the shard map and fanned out to every shard concurrently.
+#ifndef PARAMD_WORKER_PS_CLIENT_H_
+#define PARAMD_WORKER_PS_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/config.h"
+#include "common/shard_map.h"
+#include "paramd/v1/ps.grpc.pb.h"
+#include "worker/models/model.h"
+#include "worker/params.h"
+
+namespace paramd {
+
+// Thread-compatible: one trainer thread calls it.
+class PsClient {
+ public:
+  // `servers` are indexed by shard. Each RPC gets `rpc_timeout`; transient
+  // failures are retried with backoff for up to `retry_budget`, or until
+  // *stop.
+  PsClient(const JobConfig& job, const std::vector<std::string>& servers,
+           uint64_t worker_id, absl::Duration rpc_timeout,
+           absl::Duration retry_budget, const std::atomic<bool>* stop);
+
+  // Reads what `request` names into `params` (replacing its contents) and
+  // returns the clock it read at. Under bsp it waits until every round
+  // before that clock is applied; if the servers have moved past `clock`
+  // (the worker just joined) it catches up to their version. A negative
+  // clock reads at once.
+  absl::StatusOr<int64_t> Pull(int64_t clock, const ParamRequest& request,
+                               Params* params);
+
+  // Sends `grads` (every shard gets a push, empty or not) and returns the
+  // clock to use next. Fails with FailedPrecondition if a shard dropped the
+  // worker from its barrier (the push is lost there; pull again).
+  absl::StatusOr<int64_t> Push(int64_t clock, const Params& grads);
+
+  // Leaves the bsp barrier on every shard (the worker has no data now).
+  absl::Status Leave(int64_t clock);
+
+  int32_t num_shards() const { return map_.num_shards(); }
+
+ private:
+  // One pull fan-out at `clock`. Sets *behind_version to the highest version
+  // of shards that said the clock is behind, or -1.
+  absl::Status PullOnce(int64_t clock,
+                        std::vector<paramd::v1::PullRequest>* requests,
+                        std::vector<paramd::v1::PullResponse>* responses,
+                        int64_t* behind_version);
+
+  // Runs `call(shard)` for every shard at once and retries the shards that
+  // failed transiently. Returns the first permanent error.
+  absl::Status FanOut(
+      const std::function<void(int32_t, grpc::ClientContext*,
+                               std::function<void(grpc::Status)>)>& call);
+
+  const JobConfig& job_;
+  const ShardMap map_;
+  const uint64_t worker_id_;
+  const absl::Duration rpc_timeout_;
+  const absl::Duration retry_budget_;
+  const std::atomic<bool>* const stop_;
+  std::vector<std::unique_ptr<paramd::v1::ParameterServer::Stub>> stubs_;
+};
+
+}  // namespace paramd
+
+#endif  // PARAMD_WORKER_PS_CLIENT_H_

@@ -1,0 +1,79 @@
+// paramd-worker: a stateless trainer or evaluator. Kill it at any time.
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/rpc_util.h"
+#include "worker/coordinator_client.h"
+#include "worker/evaluator.h"
+#include "worker/models/model.h"
+#include "worker/ps_client.h"
+#include "worker/trainer.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000",
+          "Address (host:port) of the coordinator.");
+ABSL_FLAG(std::string, role, "trainer", "trainer or evaluator.");
+ABSL_FLAG(double, rpc_timeout_s, 30, "Deadline of each Pull and Push.");
+ABSL_FLAG(double, retry_budget_s, 120,
+          "How long to keep retrying a failing parameter server.");
+
+namespace {
+
+int Fail(const absl::Status& status) {
+  paramd::LogError(status.ToString());
+  return 1;
+}
+
+std::string HostName() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return absl::StrCat(name, ":", getpid());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  paramd::BlockShutdownSignals();
+  absl::ParseCommandLine(argc, argv);
+  const std::string role = absl::GetFlag(FLAGS_role);
+  paramd::SetLogTag(role + "/?");
+  std::atomic<bool> stop{false};
+  std::atomic<bool> job_done{false};
+  paramd::OnShutdownSignal(&stop, [] {});
+  paramd::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator),
+                                        &stop);
+  auto reg = coordinator.Register(HostName(), role);
+  if (!reg.ok()) return stop.load() ? 0 : Fail(reg.status());
+  paramd::SetLogTag(absl::StrCat(role, "/", reg->worker_id));
+  auto model = paramd::CreateModel(reg->job);
+  if (!model.ok()) return Fail(model.status());
+  paramd::PsClient ps(reg->job, reg->servers, reg->worker_id,
+                      absl::Seconds(absl::GetFlag(FLAGS_rpc_timeout_s)),
+                      absl::Seconds(absl::GetFlag(FLAGS_retry_budget_s)),
+                      &stop);
+  paramd::Trainer trainer(reg->job, model->get(), &ps, &coordinator,
+                          reg->worker_id, &stop);
+  paramd::Evaluator evaluator(reg->job, model->get(), &ps, &coordinator,
+                              reg->worker_id, &stop, &job_done);
+  std::atomic<bool> heartbeats_stop{false};
+  paramd::CoordinatorClient heartbeat_client(
+      absl::GetFlag(FLAGS_coordinator), &heartbeats_stop);
+  std::thread heartbeats([&] {
+    heartbeat_client.RunHeartbeats(
+        reg->worker_id, absl::Seconds(reg->job.heartbeat_interval_s),
+        [&] { return trainer.progress(); }, &job_done);
+  });
+  absl::Status status =
+      role == "evaluator" ? evaluator.Run() : trainer.Run();
+  heartbeats_stop.store(true);
+  heartbeats.join();
+  if (!status.ok() && !absl::IsCancelled(status)) return Fail(status);
+  paramd::LogInfo("exiting");
+  return 0;
+}
