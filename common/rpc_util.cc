@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <fstream>
 #include <random>
@@ -83,22 +84,33 @@ absl::Status Retry(const std::function<absl::Status()>& call,
   }
 }
 
-void BlockShutdownSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+namespace {
+
+int shutdown_pipe[2] = {-1, -1};
+
+void OnSignal(int signal) {
+  const char byte = static_cast<char>(signal);
+  // Async-signal-safe; a full pipe just means a shutdown is already pending.
+  [[maybe_unused]] ssize_t n = write(shutdown_pipe[1], &byte, 1);
+}
+
+}  // namespace
+
+void CatchShutdownSignals() {
+  if (shutdown_pipe[0] < 0 && pipe(shutdown_pipe) != 0) return;
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
 }
 
 int WaitForShutdownSignal() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  int signal = 0;
-  sigwait(&set, &signal);
-  return signal;
+  char byte = 0;
+  while (read(shutdown_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  return byte;
 }
 
 void OnShutdownSignal(std::atomic<bool>* stop,

@@ -43,11 +43,11 @@ absl::Status Retry(const std::function<absl::Status()>& call,
                    absl::Duration budget,
                    const std::atomic<bool>* stop = nullptr);
 
-// Blocks SIGTERM and SIGINT in this thread and those it starts later.
-// Call first thing in main().
-void BlockShutdownSignals();
+// Catches SIGTERM and SIGINT from now on (a handler, so it works whatever
+// signal masks library threads have). Call first thing in main().
+void CatchShutdownSignals();
 
-// Waits for SIGTERM or SIGINT (after BlockShutdownSignals); returns it.
+// Waits for SIGTERM or SIGINT (after CatchShutdownSignals); returns it.
 int WaitForShutdownSignal();
 
 // Starts a thread that waits for a shutdown signal and then sets *stop and

@@ -1,5 +1,6 @@
 #include "server/coordinator.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -201,7 +202,10 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
     out->set_examples(w.examples);
     examples += w.examples;
   }
-  status.set_examples(examples);
+  // Heartbeats lag; completed shards are exact. Report the larger.
+  uint64_t completed = 0;
+  for (const EpochLedger& e : book_.ledger()) completed += e.examples;
+  status.set_examples(std::max(examples, completed));
   for (const auto& [id, lease] : book_.leases()) {
     paramd::v1::LeaseStatus* out = status.add_leases();
     out->mutable_lease()->set_lease_id(id);

@@ -30,7 +30,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  paramd::BlockShutdownSignals();
+  paramd::CatchShutdownSignals();
   absl::ParseCommandLine(argc, argv);
   paramd::SetLogTag("coordinator");
   const std::string path = absl::GetFlag(FLAGS_config);

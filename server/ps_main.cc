@@ -22,7 +22,7 @@ ABSL_FLAG(std::string, advertise, "",
 ABSL_FLAG(int, shard, -1, "Shard to hold; -1 takes the lowest free one.");
 
 int main(int argc, char** argv) {
-  paramd::BlockShutdownSignals();
+  paramd::CatchShutdownSignals();
   absl::ParseCommandLine(argc, argv);
   paramd::SetLogTag("ps/?");
   paramd::PsService service;

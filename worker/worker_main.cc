@@ -39,7 +39,7 @@ std::string HostName() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  paramd::BlockShutdownSignals();
+  paramd::CatchShutdownSignals();
   absl::ParseCommandLine(argc, argv);
   const std::string role = absl::GetFlag(FLAGS_role);
   paramd::SetLogTag(role + "/?");

@@ -1,0 +1,182 @@
+#include "common/tensor.h"
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/types/span.h"
+#include "gtest/gtest.h"
+
+namespace paramd {
+namespace {
+
+// Bit patterns, so -0.0 and NaN payloads compare exactly.
+std::vector<uint32_t> Bits(absl::Span<const float> values) {
+  std::vector<uint32_t> bits(values.size());
+  std::memcpy(bits.data(), values.data(), values.size() * sizeof(float));
+  return bits;
+}
+
+TEST(TensorTest, FloatsRoundTripBitForBit) {
+  const std::vector<float> values = {
+      0.0f,
+      -0.0f,
+      1.0f,
+      -2.5f,
+      3.14159265f,
+      std::numeric_limits<float>::max(),
+      std::numeric_limits<float>::lowest(),
+      std::numeric_limits<float>::min(),
+      std::numeric_limits<float>::denorm_min(),
+      std::numeric_limits<float>::infinity(),
+      std::numeric_limits<float>::quiet_NaN()};
+  std::string bytes;
+  AppendFloats(values, &bytes);
+  ASSERT_EQ(bytes.size(), values.size() * 4);
+  int64_t count = -1;
+  ASSERT_TRUE(CountFloats(bytes, "values", &count).ok());
+  ASSERT_EQ(count, static_cast<int64_t>(values.size()));
+  std::vector<float> decoded(count);
+  CopyFloats(bytes, absl::MakeSpan(decoded));
+  EXPECT_EQ(Bits(decoded), Bits(values));
+}
+
+TEST(TensorTest, FloatsAreLittleEndianFloat32) {
+  std::string bytes;
+  AppendFloats(std::vector<float>{1.0f, -2.0f}, &bytes);
+  EXPECT_EQ(bytes, std::string("\x00\x00\x80\x3f\x00\x00\x00\xc0", 8));
+}
+
+TEST(TensorTest, KeysRoundTrip) {
+  const std::vector<uint64_t> keys = {0,
+                                      1,
+                                      255,
+                                      uint64_t{1} << 32,
+                                      uint64_t{1} << 63,
+                                      0x0123456789abcdefULL,
+                                      std::numeric_limits<uint64_t>::max()};
+  std::string bytes;
+  AppendKeys(keys, &bytes);
+  ASSERT_EQ(bytes.size(), keys.size() * 8);
+  int64_t count = -1;
+  ASSERT_TRUE(CountKeys(bytes, "keys", &count).ok());
+  EXPECT_EQ(count, static_cast<int64_t>(keys.size()));
+  EXPECT_EQ(DecodeKeys(bytes), keys);
+}
+
+TEST(TensorTest, KeysAreLittleEndianUint64) {
+  std::string bytes;
+  AppendKeys(std::vector<uint64_t>{0x0102030405060708ULL}, &bytes);
+  EXPECT_EQ(bytes, std::string("\x08\x07\x06\x05\x04\x03\x02\x01", 8));
+}
+
+TEST(TensorTest, AppendKeepsExistingBytes) {
+  std::string bytes = "ab";
+  AppendFloats(std::vector<float>{1.0f}, &bytes);
+  AppendKeys(std::vector<uint64_t>{7}, &bytes);
+  ASSERT_EQ(bytes.size(), 2u + 4u + 8u);
+  EXPECT_EQ(bytes.substr(0, 2), "ab");
+  EXPECT_EQ(DecodeKeys(absl::string_view(bytes).substr(6)),
+            std::vector<uint64_t>{7});
+  std::vector<float> one(1);
+  CopyFloats(absl::string_view(bytes).substr(2, 4), absl::MakeSpan(one));
+  EXPECT_EQ(one[0], 1.0f);
+}
+
+TEST(TensorTest, EmptyPayloadsHaveZeroElements) {
+  int64_t count = -1;
+  ASSERT_TRUE(CountFloats("", "values", &count).ok());
+  EXPECT_EQ(count, 0);
+  count = -1;
+  ASSERT_TRUE(CountKeys("", "keys", &count).ok());
+  EXPECT_EQ(count, 0);
+  EXPECT_TRUE(DecodeKeys("").empty());
+}
+
+TEST(TensorTest, CountFloatsRejectsPartialElement) {
+  for (size_t size : {1, 2, 3, 5, 7, 9, 4001}) {
+    const std::string bytes(size, '\0');
+    int64_t count = -1;
+    absl::Status status = CountFloats(bytes, "grad bytes", &count);
+    ASSERT_FALSE(status.ok()) << size;
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(status.message(), "grad bytes")) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), std::to_string(size)))
+        << status;
+  }
+}
+
+TEST(TensorTest, CountKeysRejectsPartialElement) {
+  for (size_t size : {1, 4, 7, 9, 12, 15, 801}) {
+    const std::string bytes(size, '\0');
+    int64_t count = -1;
+    absl::Status status = CountKeys(bytes, "key bytes", &count);
+    ASSERT_FALSE(status.ok()) << size;
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(status.message(), "key bytes")) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), std::to_string(size)))
+        << status;
+  }
+}
+
+TEST(TensorTest, CountsWholeElements) {
+  int64_t count = -1;
+  ASSERT_TRUE(CountFloats(std::string(12, 'x'), "values", &count).ok());
+  EXPECT_EQ(count, 3);
+  ASSERT_TRUE(CountKeys(std::string(24, 'x'), "keys", &count).ok());
+  EXPECT_EQ(count, 3);
+  // 12 bytes are whole floats but not whole keys.
+  EXPECT_FALSE(CountKeys(std::string(12, 'x'), "keys", &count).ok());
+}
+
+TEST(TensorTest, CheckFiniteAcceptsFiniteValues) {
+  const std::vector<float> values = {0.0f,
+                                     -0.0f,
+                                     1e-30f,
+                                     -1e30f,
+                                     std::numeric_limits<float>::max(),
+                                     std::numeric_limits<float>::lowest(),
+                                     std::numeric_limits<float>::denorm_min()};
+  EXPECT_TRUE(CheckFinite(values, "grad").ok());
+  EXPECT_TRUE(CheckFinite({}, "grad").ok());
+}
+
+TEST(TensorTest, CheckFiniteRejectsNanNamingTheIndex) {
+  std::vector<float> values = {1.0f, 2.0f, 3.0f, 4.0f};
+  values[2] = std::numeric_limits<float>::quiet_NaN();
+  absl::Status status = CheckFinite(values, "table 'w'");
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(status.message(), "table 'w'")) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "element 2")) << status;
+}
+
+TEST(TensorTest, CheckFiniteRejectsInfinityNamingTheIndex) {
+  for (float bad : {std::numeric_limits<float>::infinity(),
+                    -std::numeric_limits<float>::infinity()}) {
+    std::vector<float> values(10, 0.5f);
+    values[7] = bad;
+    absl::Status status = CheckFinite(values, "grad");
+    ASSERT_FALSE(status.ok()) << bad;
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(status.message(), "element 7")) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), "grad")) << status;
+  }
+}
+
+TEST(TensorTest, CheckFiniteNamesTheFirstBadIndex) {
+  std::vector<float> values(6, 1.0f);
+  values[0] = std::numeric_limits<float>::infinity();
+  values[4] = std::numeric_limits<float>::quiet_NaN();
+  absl::Status status = CheckFinite(values, "grad");
+  ASSERT_FALSE(status.ok());
+  EXPECT_TRUE(absl::StrContains(status.message(), "element 0")) << status;
+}
+
+}  // namespace
+}  // namespace paramd

