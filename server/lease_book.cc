@@ -86,7 +86,10 @@ int LeaseBook::Expire(absl::Time now) {
 void LeaseBook::Release(uint64_t worker) {
   for (auto it = leases_.begin(); it != leases_.end();) {
     auto next = std::next(it);
-    if (it->second.worker_id == worker) Requeue(it);
+    if (it->second.worker_id == worker) {
+      Requeue(it);
+      ++expired_;
+    }
     it = next;
   }
 }

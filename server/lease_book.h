@@ -65,6 +65,7 @@ class LeaseBook {
   int32_t epochs() const { return epochs_; }
   int32_t num_shards() const { return num_shards_; }
   bool done() const { return epoch_ >= epochs_; }
+  // Leases that lapsed (expired, or their worker died) and were requeued.
   int expired() const { return expired_; }
   const std::map<uint64_t, LeaseInfo>& leases() const { return leases_; }
   const std::vector<EpochLedger>& ledger() const { return ledger_; }

@@ -101,7 +101,9 @@ absl::StatusOr<v1::GetStatusResponse> CoordinatorClient::GetStatus() {
 void CoordinatorClient::RunHeartbeats(
     uint64_t worker, absl::Duration interval,
     const std::function<Progress()>& progress, std::atomic<bool>* job_done) {
-  while (!stop_->load()) {
+  // The last beat after *stop reports the final progress.
+  for (bool last = false; !last; absl::SleepFor(interval)) {
+    last = stop_->load();
     const Progress now = progress();
     v1::HeartbeatRequest request;
     request.set_worker_id(worker);
@@ -115,7 +117,7 @@ void CoordinatorClient::RunHeartbeats(
     if (!status.ok()) {
       LogWarning(absl::StrCat("heartbeat failed: ", status.error_message()));
     }
-    absl::SleepFor(interval);
+    if (last) break;
   }
 }
 

@@ -37,20 +37,23 @@ constexpr int64_t kMaxOrder = 1024;
 constexpr int64_t kMaxWidth = int64_t{1} << 20;
 constexpr int64_t kMaxVocab = std::numeric_limits<int32_t>::max();
 
-// ---------------------------------------------------------------- options --
-
 // An InvalidArgument error about `job`'s config.
 absl::Status JobError(const JobConfig& job, absl::string_view message) {
   return absl::InvalidArgumentError(
       absl::StrCat(job.source, ": model nplm: ", message));
 }
 
+bool IsKnownParam(const std::string& name) {
+  for (const char* known : kKnownParams) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
 absl::Status CheckKnownParams(const JobConfig& job) {
-  for (const auto& [name, value] : job.model.params) {
-    if (absl::c_find_if(kKnownParams, [&](const char* known) {
-          return name == known;
-        }) == std::end(kKnownParams)) {
-      return JobError(job, absl::StrCat("unknown param \"", name, "\""));
+  for (const auto& param : job.model.params) {
+    if (!IsKnownParam(param.first)) {
+      return JobError(job, absl::StrCat("unknown param \"", param.first, "\""));
     }
   }
   return absl::OkStatus();
@@ -94,8 +97,6 @@ absl::StatusOr<NplmOptions> ParseOptions(const JobConfig& job) {
                           IntParam(job, "pad_id", 0, 0, o.vocab_size - 1));
   return o;
 }
-
-// ----------------------------------------------------------------- tables --
 
 const TableConfig* LookupTable(const JobConfig& job, const std::string& name) {
   for (const TableConfig& table : job.tables) {
@@ -152,8 +153,6 @@ absl::Status CheckTables(const JobConfig& job, const NplmOptions& o) {
   return absl::OkStatus();
 }
 
-// ------------------------------------------------------------------- data --
-
 // Shortens a bad item for an error message.
 std::string Quote(absl::string_view item) {
   constexpr size_t kMaxShown = 40;
@@ -190,8 +189,6 @@ int32_t ContextWord(const std::vector<int32_t>& tokens, int64_t t, int64_t j,
   const int64_t position = t - o.context() + j;
   return position < 0 ? static_cast<int32_t>(o.pad_id) : tokens[position];
 }
-
-// ---------------------------------------------------------------- compute --
 
 // Returns dense table `name` of `params` (const or not).
 template <typename ParamsT>
@@ -276,11 +273,8 @@ void Forward(const Weights& w, bool direct, Workspace* ws) {
 }
 
 // Whether `target` is the first maximum of `row`, i.e. the prediction.
-bool IsPrediction(const Eigen::Ref<const Eigen::RowVectorXf>& row, float max,
-                  int32_t target) {
-  if (row(target) != max) return false;
-  return std::find(row.data(), row.data() + row.size(), max) ==
-         row.data() + target;
+bool IsPrediction(const float* row, int64_t size, float max, int32_t target) {
+  return row[target] == max && std::find(row, row + size, max) == row + target;
 }
 
 // Accumulates the loss and hits of each row of logits. With `want_grad`,
@@ -292,7 +286,7 @@ void Softmax(const std::vector<int32_t>& tokens, int64_t begin, bool want_grad,
     auto row = y->row(i);
     const int32_t target = tokens[begin + i];
     const float max = row.maxCoeff();
-    if (IsPrediction(row, max, target)) ++stats->correct;
+    if (IsPrediction(row.data(), row.size(), max, target)) ++stats->correct;
     const double target_logit = row(target) - max;
     row = (row.array() - max).exp();
     const float sum = row.sum();

@@ -336,8 +336,7 @@ TEST(ConfigTest, LoadJobConfigReportsMissingFile) {
   absl::StatusOr<JobConfig> job = LoadJobConfig(path);
   ASSERT_FALSE(job.ok());
   EXPECT_EQ(job.status().code(), absl::StatusCode::kNotFound) << job.status();
-  EXPECT_TRUE(absl::StrContains(job.status().message(), path))
-      << job.status();
+  EXPECT_TRUE(absl::StrContains(job.status().message(), path)) << job.status();
 }
 
 TEST(ConfigTest, LoadJobConfigNamesTheFileInErrors) {
@@ -438,8 +437,9 @@ TEST(ConfigTest, RejectsUnknownTableField) {
 }
 
 TEST(ConfigTest, RejectsUnknownInitializerField) {
-  ExpectError(Mutate("{kind: uniform, scale: 0.1}", "{kind: uniform, scael: 1}"),
-              {"tables[1].init.scael", "unknown field"});
+  ExpectError(
+      Mutate("{kind: uniform, scale: 0.1}", "{kind: uniform, scael: 1}"),
+      {"tables[1].init.scael", "unknown field"});
 }
 
 TEST(ConfigTest, RejectsUnknownOptimizerField) {
@@ -477,6 +477,12 @@ TEST(ConfigTest, RejectsWrongTypeForModelParam) {
               {"model.context", "number", "wide"});
 }
 
+TEST(ConfigTest, RejectsNegativeSeed) {
+  ExpectError(Mutate("{kind: uniform, scale: 0.1}",
+                     "{kind: uniform, scale: 0.1, seed: -1}"),
+              {"tables[1].init.seed", "non-negative integer"});
+}
+
 TEST(ConfigTest, RejectsNonPositiveEpochs) {
   ExpectError(Mutate("epochs: 2", "epochs: 0"), {"job.epochs", "positive"});
   ExpectError(Mutate("epochs: 2", "epochs: -3"), {"job.epochs", "positive"});
@@ -502,8 +508,9 @@ TEST(ConfigTest, RejectsNonPositiveHeartbeatInterval) {
 }
 
 TEST(ConfigTest, RejectsNonPositiveEvalInterval) {
-  ExpectError(Mutate("  batch_size: 8", "  batch_size: 8\n  eval_interval_s: 0"),
-              {"job.eval_interval_s", "positive"});
+  ExpectError(
+      Mutate("  batch_size: 8", "  batch_size: 8\n  eval_interval_s: 0"),
+      {"job.eval_interval_s", "positive"});
 }
 
 TEST(ConfigTest, RejectsUnknownConsistency) {
@@ -517,8 +524,7 @@ TEST(ConfigTest, RejectsUnknownCombine) {
 }
 
 TEST(ConfigTest, RejectsTableWithoutName) {
-  ExpectError(Mutate("  - name: w\n    type: sparse",
-                     "  - type: sparse"),
+  ExpectError(Mutate("  - name: w\n    type: sparse", "  - type: sparse"),
               {"tables[0].name", "required"});
 }
 
@@ -573,8 +579,9 @@ TEST(ConfigTest, RejectsUnknownDefaultOptimizerKind) {
 }
 
 TEST(ConfigTest, RejectsUnknownTableOptimizerKind) {
-  ExpectError(Mutate("    width: 4\n", "    width: 4\n    optimizer: {kind: lbfgs}\n"),
-              {"tables[0].optimizer.kind", "lbfgs"});
+  ExpectError(
+      Mutate("    width: 4\n", "    width: 4\n    optimizer: {kind: lbfgs}\n"),
+      {"tables[0].optimizer.kind", "lbfgs"});
 }
 
 TEST(ConfigTest, RejectsNonPositiveLearningRate) {
@@ -602,13 +609,13 @@ TEST(ConfigTest, RejectsZeroWorkers) {
 TEST(ConfigTest, ListTrainShardsReturnsSortedMatches) {
   const std::string dir = MakeTempDir();
   ASSERT_FALSE(dir.empty());
-  for (const char* name : {"train-00002.txt", "train-00000.txt",
-                           "train-00010.txt", "train-00001.txt", "eval.txt",
-                           "train-00003.tmp"}) {
+  for (const char* name :
+       {"train-00002.txt", "train-00000.txt", "train-00010.txt",
+        "train-00001.txt", "eval.txt", "train-00003.tmp"}) {
     WriteFile(dir + "/" + name, "x\n");
   }
-  absl::StatusOr<JobConfig> job =
-      ParseJobConfig(Mutate("shards/train-*.txt", "train-*.txt"), "j.yaml", dir);
+  absl::StatusOr<JobConfig> job = ParseJobConfig(
+      Mutate("shards/train-*.txt", "train-*.txt"), "j.yaml", dir);
   ASSERT_TRUE(job.ok()) << job.status();
   absl::StatusOr<std::vector<std::string>> shards = ListTrainShards(*job);
   ASSERT_TRUE(shards.ok()) << shards.status();

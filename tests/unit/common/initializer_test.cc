@@ -170,12 +170,12 @@ TEST(InitializerTest, NormalHasScaleAsStddev) {
   EXPECT_NEAR(m.mean, 0.0, 0.01 * scale);
   EXPECT_NEAR(m.stddev, scale, 0.02 * scale);
   // Shape: about 68.3% within one stddev, 95.4% within two.
-  const auto within1 = std::count_if(values.begin(), values.end(), [&](float v) {
-    return std::fabs(v) < scale;
-  });
-  const auto within2 = std::count_if(values.begin(), values.end(), [&](float v) {
-    return std::fabs(v) < 2 * scale;
-  });
+  const auto within1 =
+      std::count_if(values.begin(), values.end(),
+                    [&](float v) { return std::fabs(v) < scale; });
+  const auto within2 =
+      std::count_if(values.begin(), values.end(),
+                    [&](float v) { return std::fabs(v) < 2 * scale; });
   EXPECT_NEAR(static_cast<double>(within1) / kSamples, 0.6827, 0.01);
   EXPECT_NEAR(static_cast<double>(within2) / kSamples, 0.9545, 0.005);
   for (float v : values) ASSERT_TRUE(std::isfinite(v));

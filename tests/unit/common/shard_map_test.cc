@@ -39,8 +39,7 @@ TEST(ShardMapTest, RejectsZeroShards) {
   absl::StatusOr<ShardMap> map = ShardMap::Create(0);
   ASSERT_FALSE(map.ok());
   EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(map.status().message(), "0"))
-      << map.status();
+  EXPECT_TRUE(absl::StrContains(map.status().message(), "0")) << map.status();
 }
 
 TEST(ShardMapTest, RejectsNegativeShards) {
@@ -61,8 +60,9 @@ TEST(ShardMapTest, CreateKeepsShardCount) {
 
 TEST(ShardMapTest, DenseRangesTileTheTableEvenly) {
   const std::vector<std::pair<int64_t, int32_t>> cases = {
-      {0, 1},  {1, 1},   {10, 1},   {10, 2},   {11, 2},   {10, 3},
-      {2, 5},  {0, 4},   {7, 7},    {8, 7},    {1000, 7}, {5, 8},
+      {0, 1},  {1, 1},   {10, 1},       {10, 2},
+      {11, 2}, {10, 3},  {2, 5},        {0, 4},
+      {7, 7},  {8, 7},   {1000, 7},     {5, 8},
       {1, 3},  {99, 10}, {1 << 20, 13}, {(int64_t{1} << 40) + 3, 16}};
   for (const auto& [size, n] : cases) {
     SCOPED_TRACE(testing::Message() << "size " << size << ", shards " << n);
@@ -101,9 +101,8 @@ TEST(ShardMapTest, SmallTableLeavesLaterShardsEmpty) {
 
 TEST(ShardMapTest, JumpHashStaysInRange) {
   for (int32_t n : {1, 2, 3, 8, 100, 1024}) {
-    for (uint64_t key :
-         {uint64_t{0}, uint64_t{1}, uint64_t{1} << 63,
-          std::numeric_limits<uint64_t>::max()}) {
+    for (uint64_t key : {uint64_t{0}, uint64_t{1}, uint64_t{1} << 63,
+                         std::numeric_limits<uint64_t>::max()}) {
       const int32_t shard = JumpHash(key, n);
       EXPECT_GE(shard, 0) << key << " " << n;
       EXPECT_LT(shard, n) << key << " " << n;
@@ -167,8 +166,8 @@ TEST(ShardMapTest, JumpHashIsBalanced) {
 TEST(ShardMapTest, GrowingMovesKeysOnlyToTheNewShard) {
   for (const auto& [name, keys] : KeySets()) {
     for (int32_t n = 1; n <= 16; ++n) {
-      SCOPED_TRACE(testing::Message() << name << " keys, " << n << " -> "
-                                      << n + 1 << " shards");
+      SCOPED_TRACE(testing::Message()
+                   << name << " keys, " << n << " -> " << n + 1 << " shards");
       int moved = 0;
       for (uint64_t key : keys) {
         const int32_t before = JumpHash(key, n);

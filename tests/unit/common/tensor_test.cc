@@ -23,18 +23,17 @@ std::vector<uint32_t> Bits(absl::Span<const float> values) {
 }
 
 TEST(TensorTest, FloatsRoundTripBitForBit) {
-  const std::vector<float> values = {
-      0.0f,
-      -0.0f,
-      1.0f,
-      -2.5f,
-      3.14159265f,
-      std::numeric_limits<float>::max(),
-      std::numeric_limits<float>::lowest(),
-      std::numeric_limits<float>::min(),
-      std::numeric_limits<float>::denorm_min(),
-      std::numeric_limits<float>::infinity(),
-      std::numeric_limits<float>::quiet_NaN()};
+  const std::vector<float> values = {0.0f,
+                                     -0.0f,
+                                     1.0f,
+                                     -2.5f,
+                                     3.14159265f,
+                                     std::numeric_limits<float>::max(),
+                                     std::numeric_limits<float>::lowest(),
+                                     std::numeric_limits<float>::min(),
+                                     std::numeric_limits<float>::denorm_min(),
+                                     std::numeric_limits<float>::infinity(),
+                                     std::numeric_limits<float>::quiet_NaN()};
   std::string bytes;
   AppendFloats(values, &bytes);
   ASSERT_EQ(bytes.size(), values.size() * 4);

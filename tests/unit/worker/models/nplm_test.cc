@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -200,33 +201,61 @@ void PrintErrors(const std::string& table, const GradientErrors& errors) {
               errors.max_abs, errors.max_rel, errors.max_numeric);
 }
 
-// Checks every gradient entry of examples [begin, end) against finite
-// differences of the reference loss.
-void ExpectGradientsMatch(bool direct, int64_t begin, int64_t end) {
-  const JobConfig job = TinyJob(direct);
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(job);
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<std::unique_ptr<Dataset>> data =
-      (*model)->ReadData(WriteTempFile("gradient", kTinyCorpus));
-  ASSERT_TRUE(data.ok()) << data.status();
-  ParamRequest request;
-  (*model)->Needs(**data, begin, end, &request);
-  const Params params = RandomParams(job, request, /*seed=*/20030301);
-  Params grads = params.ZerosLike();
-  const BatchStats stats =
-      (*model)->Compute(**data, begin, end, params, &grads);
+// A tiny model and the data and params its tests use.
+class NplmModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(Build(/*direct=*/true)); }
 
-  const auto& tokens = static_cast<const NplmDataset&>(**data).tokens();
+  void Build(bool direct) {
+    job_ = TinyJob(direct);
+    absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(job_);
+    ASSERT_TRUE(model.ok()) << model.status();
+    model_ = std::move(*model);
+  }
+
+  // Reads `contents` as a data file into data_.
+  void Read(const std::string& name, const std::string& contents) {
+    absl::StatusOr<std::unique_ptr<Dataset>> data =
+        model_->ReadData(WriteTempFile(name, contents));
+    ASSERT_TRUE(data.ok()) << data.status();
+    data_ = std::move(*data);
+  }
+
+  const std::vector<int32_t>& tokens() const {
+    return static_cast<const NplmDataset&>(*data_).tokens();
+  }
+
+  // Returns random Params holding what examples [begin, end) need.
+  Params ParamsFor(int64_t begin, int64_t end, ParamRequest* request) {
+    model_->Needs(*data_, begin, end, request);
+    return RandomParams(job_, *request, /*seed=*/20030301);
+  }
+
+  // Checks every gradient entry of examples [begin, end) against central
+  // differences of the reference loss.
+  void ExpectGradientsMatch(int64_t begin, int64_t end);
+
+  JobConfig job_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<Dataset> data_;
+};
+
+void NplmModelTest::ExpectGradientsMatch(int64_t begin, int64_t end) {
+  ParamRequest request;
+  const Params params = ParamsFor(begin, end, &request);
+  Params grads = params.ZerosLike();
+  const BatchStats stats = model_->Compute(*data_, begin, end, params, &grads);
+  const bool direct = job_.model.params.at("direct") == 1;
+  EXPECT_EQ(grads.dense.size(), direct ? 5u : 4u);  // H, d, U, b (, W)
   DoubleParams reference = ToDouble(params);
   auto loss = [&] {
-    return ReferenceLoss(tokens, begin, end, direct, reference).mean_loss;
+    return ReferenceLoss(tokens(), begin, end, direct, reference).mean_loss;
   };
   const ReferenceResult expected =
-      ReferenceLoss(tokens, begin, end, direct, reference);
+      ReferenceLoss(tokens(), begin, end, direct, reference);
   EXPECT_EQ(stats.examples, end - begin);
   EXPECT_NEAR(stats.loss_sum / (end - begin), expected.mean_loss, 1e-5);
   EXPECT_EQ(stats.correct, expected.correct);
-  EXPECT_EQ(grads.dense.size(), direct ? 5u : 4u);
 
   std::printf("gradient check, direct=%d, examples [%lld, %lld):\n", direct,
               static_cast<long long>(begin), static_cast<long long>(end));
@@ -252,94 +281,65 @@ void ExpectGradientsMatch(bool direct, int64_t begin, int64_t end) {
   EXPECT_GT(errors.max_numeric, 1e-2);
 }
 
-TEST(NplmModelTest, GradientMatchesFiniteDifferencesWithDirect) {
-  ExpectGradientsMatch(/*direct=*/true, 0, 15);
+TEST_F(NplmModelTest, GradientMatchesFiniteDifferencesWithDirect) {
+  ASSERT_NO_FATAL_FAILURE(Read("gradient", kTinyCorpus));
+  ASSERT_EQ(data_->size(), 15);
+  ExpectGradientsMatch(0, 15);
 }
 
-TEST(NplmModelTest, GradientMatchesFiniteDifferencesWithoutDirect) {
-  ExpectGradientsMatch(/*direct=*/false, 1, 13);
+TEST_F(NplmModelTest, GradientMatchesFiniteDifferencesWithoutDirect) {
+  ASSERT_NO_FATAL_FAILURE(Build(/*direct=*/false));
+  ASSERT_NO_FATAL_FAILURE(Read("gradient", kTinyCorpus));
+  ExpectGradientsMatch(1, 13);
 }
 
-// Returns Params holding what examples [begin, end) need, all zero.
-Params ZeroParams(const JobConfig& job, const Model& model, const Dataset& data,
-                  int64_t begin, int64_t end) {
+TEST_F(NplmModelTest, UniformModelLossIsLogVocab) {
+  ASSERT_NO_FATAL_FAILURE(Read("uniform", "1 2 3\n4 5 6 0\n"));
   ParamRequest request;
-  model.Needs(data, begin, end, &request);
-  return RandomParams(job, request, 1).ZerosLike();
-}
-
-TEST(NplmModelTest, UniformModelLossIsLogVocab) {
-  const JobConfig job = TinyJob(/*direct=*/true);
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(job);
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<std::unique_ptr<Dataset>> data =
-      (*model)->ReadData(WriteTempFile("uniform", "1 2 3\n4 5 6 0\n"));
-  ASSERT_TRUE(data.ok()) << data.status();
-  ASSERT_EQ((*data)->size(), 7);
-  const Params params = ZeroParams(job, **model, **data, 0, 7);
-  const BatchStats stats = (*model)->Compute(**data, 0, 7, params, nullptr);
+  const Params zeros = ParamsFor(0, 7, &request).ZerosLike();
+  const BatchStats stats = model_->Compute(*data_, 0, 7, zeros, nullptr);
   EXPECT_EQ(stats.examples, 7);
   EXPECT_NEAR(stats.loss_sum, 7 * std::log(7.0), 1e-5);
 }
 
-TEST(NplmModelTest, SoftmaxIsStableForLargeLogits) {
-  const JobConfig job = TinyJob(/*direct=*/false);
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(job);
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<std::unique_ptr<Dataset>> data =
-      (*model)->ReadData(WriteTempFile("stable", "3 1 3"));
-  ASSERT_TRUE(data.ok()) << data.status();
-  Params params = ZeroParams(job, **model, **data, 0, 3);
+TEST_F(NplmModelTest, SoftmaxIsStableForLargeLogits) {
+  ASSERT_NO_FATAL_FAILURE(Read("stable", "3 1 3"));
+  ParamRequest request;
+  Params params = ParamsFor(0, 3, &request).ZerosLike();
   params.dense["b"][3] = 1000.0f;
   Params grads = params.ZerosLike();
-  const BatchStats stats = (*model)->Compute(**data, 0, 3, params, &grads);
+  const BatchStats stats = model_->Compute(*data_, 0, 3, params, &grads);
   EXPECT_NEAR(stats.loss_sum, 1000.0, 1e-3);
   EXPECT_EQ(stats.correct, 2);
   for (float g : grads.dense["b"]) EXPECT_TRUE(std::isfinite(g));
 }
 
-TEST(NplmModelTest, NeedsListsSortedUniqueContextWords) {
-  const JobConfig job = TinyJob(/*direct=*/true);
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(job);
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<std::unique_ptr<Dataset>> data =
-      (*model)->ReadData(WriteTempFile("needs", "5 3 5 6"));
-  ASSERT_TRUE(data.ok()) << data.status();
+TEST_F(NplmModelTest, NeedsListsSortedUniqueContextWords) {
+  ASSERT_NO_FATAL_FAILURE(Read("needs", "5 3 5 6"));
   ParamRequest all;
-  (*model)->Needs(**data, 0, 4, &all);
+  model_->Needs(*data_, 0, 4, &all);
   EXPECT_EQ(all.dense, (std::set<std::string>{"H", "U", "W", "b", "d"}));
   EXPECT_EQ(all.sparse["C"], (std::vector<uint64_t>{kPad, 3, 5}));
   ParamRequest tail;
-  (*model)->Needs(**data, 2, 4, &tail);
+  model_->Needs(*data_, 2, 4, &tail);
   EXPECT_EQ(tail.sparse["C"], (std::vector<uint64_t>{3, 5}));
 }
 
-TEST(NplmModelTest, ReadDataAcceptsAnyLineStructure) {
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(TinyJob(true));
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<std::unique_ptr<Dataset>> data =
-      (*model)->ReadData(WriteTempFile("lines", "1\t2\r\n\n  3   4 \n5"));
-  ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ(static_cast<const NplmDataset&>(**data).tokens(),
-            (std::vector<int32_t>{1, 2, 3, 4, 5}));
+TEST_F(NplmModelTest, ReadDataAcceptsAnyLineStructure) {
+  ASSERT_NO_FATAL_FAILURE(Read("lines", "1\t2\r\n\n  3   4 \n5"));
+  EXPECT_EQ(tokens(), (std::vector<int32_t>{1, 2, 3, 4, 5}));
 }
 
-TEST(NplmModelTest, ReadDataAcceptsEmptyFile) {
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(TinyJob(true));
-  ASSERT_TRUE(model.ok()) << model.status();
-  absl::StatusOr<std::unique_ptr<Dataset>> data =
-      (*model)->ReadData(WriteTempFile("empty", ""));
-  ASSERT_TRUE(data.ok()) << data.status();
-  EXPECT_EQ((*data)->size(), 0);
+TEST_F(NplmModelTest, ReadDataAcceptsEmptyFile) {
+  ASSERT_NO_FATAL_FAILURE(Read("empty", ""));
+  EXPECT_EQ(data_->size(), 0);
 }
 
-TEST(NplmModelTest, ReadDataRejectsBadToken) {
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(TinyJob(true));
-  ASSERT_TRUE(model.ok()) << model.status();
+TEST_F(NplmModelTest, ReadDataRejectsBadToken) {
   for (const std::string bad : {"x4", "-1", "2.5", "+3"}) {
     const std::string path =
         WriteTempFile("bad_token", absl::StrCat("1 2\n3 ", bad, " 5\n"));
-    absl::StatusOr<std::unique_ptr<Dataset>> data = (*model)->ReadData(path);
+    absl::StatusOr<std::unique_ptr<Dataset>> data = model_->ReadData(path);
     ASSERT_FALSE(data.ok()) << bad;
     EXPECT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument);
     const std::string message(data.status().message());
@@ -350,11 +350,9 @@ TEST(NplmModelTest, ReadDataRejectsBadToken) {
   }
 }
 
-TEST(NplmModelTest, ReadDataRejectsOutOfRangeId) {
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(TinyJob(true));
-  ASSERT_TRUE(model.ok()) << model.status();
+TEST_F(NplmModelTest, ReadDataRejectsOutOfRangeId) {
   const std::string path = WriteTempFile("out_of_range", "1 2\n\n3 7 4\n");
-  absl::StatusOr<std::unique_ptr<Dataset>> data = (*model)->ReadData(path);
+  absl::StatusOr<std::unique_ptr<Dataset>> data = model_->ReadData(path);
   ASSERT_FALSE(data.ok());
   EXPECT_EQ(data.status().code(), absl::StatusCode::kInvalidArgument);
   const std::string message(data.status().message());
@@ -363,10 +361,8 @@ TEST(NplmModelTest, ReadDataRejectsOutOfRangeId) {
   EXPECT_NE(message.find("\"7\""), std::string::npos) << message;
 }
 
-TEST(NplmModelTest, ReadDataReportsMissingFile) {
-  absl::StatusOr<std::unique_ptr<Model>> model = CreateNplmModel(TinyJob(true));
-  ASSERT_TRUE(model.ok()) << model.status();
-  EXPECT_FALSE((*model)->ReadData("/nonexistent/nplm.txt").ok());
+TEST_F(NplmModelTest, ReadDataReportsMissingFile) {
+  EXPECT_FALSE(model_->ReadData("/nonexistent/nplm.txt").ok());
 }
 
 void ExpectCreateFails(const JobConfig& job, const std::string& expected) {

@@ -1,0 +1,102 @@
+#include "tests/cluster/test_cluster.h"
+
+#include <stdlib.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "common/grpc_status.h"
+#include "common/rpc_util.h"
+#include "common/status_macros.h"
+#include "tools/status_format.h"
+
+namespace paramd {
+namespace testing {
+
+namespace v1 = ::paramd::v1;
+
+void WriteFileOrDie(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  if (!out.flush()) {
+    std::fprintf(stderr, "cannot write %s\n", path.c_str());
+    std::abort();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
+    const TestClusterOptions& options) {
+  std::string pattern = "/tmp/paramd-test-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return absl::InternalError("mkdtemp failed");
+  }
+  std::unique_ptr<TestCluster> test(new TestCluster());
+  test->dir_ = pattern;
+  if (options.write_data) options.write_data(test->dir_);
+  const std::string config = absl::StrCat(test->dir_, "/cluster.yaml");
+  WriteFileOrDie(config, absl::StrReplaceAll(options.config_yaml,
+                                             {{"$DIR", test->dir_}}));
+  LocalClusterOptions cluster;
+  cluster.config_path = config;
+  cluster.bin_dir = PARAMD_BIN_DIR;
+  cluster.run_dir = test->dir_;
+  cluster.num_workers = options.num_workers;
+  cluster.evaluator = options.evaluator;
+  PARAMD_ASSIGN_OR_RETURN(test->cluster_, LocalCluster::Start(cluster));
+  test->coordinator_ = v1::Coordinator::NewStub(
+      MakeChannel(test->cluster_->coordinator_address()));
+  return test;
+}
+
+std::unique_ptr<v1::ParameterServer::Stub> TestCluster::Server(int shard) {
+  absl::StatusOr<v1::GetStatusResponse> status = Status();
+  const std::string address =
+      status.ok() && shard < status->servers_size() ? status->servers(shard)
+                                                    : "127.0.0.1:1";
+  return v1::ParameterServer::NewStub(MakeChannel(address));
+}
+
+absl::StatusOr<v1::GetStatusResponse> TestCluster::Status() {
+  grpc::ClientContext context;
+  SetTimeout(&context, absl::Seconds(5));
+  v1::GetStatusResponse response;
+  PARAMD_RETURN_IF_ERROR(FromGrpcStatus(
+      coordinator_->GetStatus(&context, v1::GetStatusRequest(), &response)));
+  return response;
+}
+
+absl::StatusOr<v1::GetStatusResponse> TestCluster::WaitFor(
+    const std::function<bool(const v1::GetStatusResponse&)>& done,
+    absl::Duration timeout) {
+  const absl::Time give_up = absl::Now() + timeout;
+  v1::GetStatusResponse last;
+  while (absl::Now() < give_up) {
+    absl::StatusOr<v1::GetStatusResponse> status = Status();
+    if (status.ok()) {
+      last = *status;
+      if (done(last)) return last;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "condition not met within ", absl::FormatDuration(timeout),
+      "; last status:\n", StatusTable(last), "logs in ", dir_));
+}
+
+absl::StatusOr<v1::GetStatusResponse> TestCluster::WaitForJob(
+    absl::Duration timeout) {
+  const bool evaluating = !cluster_->job().eval_path.empty() &&
+                          cluster_->workers().size() >
+                              cluster_->trainers().size();
+  return WaitFor(
+      [evaluating](const v1::GetStatusResponse& s) {
+        return s.done() && (s.eval_final() || !evaluating);
+      },
+      timeout);
+}
+
+}  // namespace testing
+}  // namespace paramd

@@ -1,0 +1,70 @@
+// The harness integration tests use: a real cluster (coordinator, parameter
+// servers, workers as child processes on 127.0.0.1 with OS-chosen ports) in
+// a fresh temporary folder, plus gRPC stubs to talk to it.
+#ifndef PARAMD_TESTS_CLUSTER_TEST_CLUSTER_H_
+#define PARAMD_TESTS_CLUSTER_TEST_CLUSTER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "paramd/v1/coordinator.grpc.pb.h"
+#include "paramd/v1/ps.grpc.pb.h"
+#include "tools/local_cluster.h"
+
+namespace paramd {
+namespace testing {
+
+struct TestClusterOptions {
+  // The cluster YAML. "$DIR" is replaced by the cluster's folder, where
+  // tests write their data files.
+  std::string config_yaml;
+  int num_workers = 0;     // trainers to start
+  bool evaluator = false;  // start an evaluator (needs data.eval)
+  // Called with the folder before the daemons start, to write data files.
+  std::function<void(const std::string& dir)> write_data;
+};
+
+// Thread-compatible. The destructor stops every process (SIGTERM, then
+// SIGKILL) and leaves the folder for post-mortems.
+class TestCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<TestCluster>> Start(
+      const TestClusterOptions& options);
+
+  LocalCluster& cluster() { return *cluster_; }
+  const std::string& dir() const { return dir_; }
+
+  paramd::v1::Coordinator::Stub* coordinator() { return coordinator_.get(); }
+  // A stub for the parameter server holding `shard`.
+  std::unique_ptr<paramd::v1::ParameterServer::Stub> Server(int shard);
+
+  absl::StatusOr<paramd::v1::GetStatusResponse> Status();
+
+  // Polls Status() until `done` holds or `timeout` passes; returns the last
+  // status, or DeadlineExceeded with it printed.
+  absl::StatusOr<paramd::v1::GetStatusResponse> WaitFor(
+      const std::function<bool(const paramd::v1::GetStatusResponse&)>& done,
+      absl::Duration timeout);
+
+  // Waits until training and the final evaluation (if any) are done.
+  absl::StatusOr<paramd::v1::GetStatusResponse> WaitForJob(
+      absl::Duration timeout);
+
+ private:
+  TestCluster() = default;
+
+  std::string dir_;
+  std::unique_ptr<LocalCluster> cluster_;
+  std::unique_ptr<paramd::v1::Coordinator::Stub> coordinator_;
+};
+
+// Writes `text` to `path`; CHECK-fails on error (test setup only).
+void WriteFileOrDie(const std::string& path, const std::string& text);
+
+}  // namespace testing
+}  // namespace paramd
+
+#endif  // PARAMD_TESTS_CLUSTER_TEST_CLUSTER_H_

@@ -1,0 +1,285 @@
+#include "server/lease_book.h"
+
+#include <cstdint>
+#include <set>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace paramd {
+namespace {
+
+using Grant = LeaseBook::Grant;
+
+const absl::Duration kTimeout = absl::Seconds(10);
+
+absl::Time T(double seconds) {
+  return absl::FromUnixSeconds(1700000000) + absl::Seconds(seconds);
+}
+
+// Acquires and expects a lease.
+LeaseInfo MustAcquire(LeaseBook& book, uint64_t worker, absl::Time now) {
+  LeaseInfo lease;
+  EXPECT_EQ(book.Acquire(worker, now, &lease), Grant::kLeased)
+      << "worker " << worker;
+  EXPECT_EQ(lease.worker_id, worker);
+  return lease;
+}
+
+TEST(LeaseBookTest, HandsOutShardsInOrderToAlternatingWorkers) {
+  LeaseBook book(4, 1, kTimeout);
+  std::vector<int32_t> shards;
+  std::set<uint64_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    const uint64_t worker = 1 + i % 2;
+    const LeaseInfo lease = MustAcquire(book, worker, T(i));
+    EXPECT_EQ(lease.epoch, 0);
+    EXPECT_EQ(lease.deadline, T(i) + kTimeout);
+    shards.push_back(lease.shard);
+    ids.insert(lease.lease_id);
+  }
+  EXPECT_EQ(shards, (std::vector<int32_t>{0, 1, 2, 3}));
+  EXPECT_EQ(ids.size(), 4u) << "lease ids must be unique";
+  ASSERT_EQ(book.leases().size(), 4u);
+  for (const auto& [id, lease] : book.leases()) {
+    EXPECT_EQ(id, lease.lease_id);
+    EXPECT_EQ(lease.worker_id, 1 + static_cast<uint64_t>(lease.shard) % 2);
+  }
+}
+
+TEST(LeaseBookTest, WaitsWhenEveryShardIsLeased) {
+  LeaseBook book(2, 1, kTimeout);
+  MustAcquire(book, 1, T(0));
+  MustAcquire(book, 2, T(0));
+  LeaseInfo lease;
+  EXPECT_EQ(book.Acquire(3, T(1), &lease), Grant::kWait);
+  EXPECT_EQ(book.Acquire(1, T(9.9), &lease), Grant::kWait);
+  EXPECT_EQ(book.leases().size(), 2u);
+  EXPECT_FALSE(book.done());
+}
+
+TEST(LeaseBookTest, ExpiredLeaseGoesToTheFrontOfTheQueue) {
+  LeaseBook book(4, 1, kTimeout);
+  const LeaseInfo first = MustAcquire(book, 1, T(0));   // shard 0
+  const LeaseInfo second = MustAcquire(book, 2, T(5));  // shard 1
+  ASSERT_EQ(first.shard, 0);
+  ASSERT_EQ(second.shard, 1);
+  // At T(10) the first lease's deadline has come; the second's has not.
+  const LeaseInfo retry = MustAcquire(book, 3, T(10));
+  EXPECT_EQ(retry.shard, 0) << "the expired shard comes before shard 2";
+  EXPECT_NE(retry.lease_id, first.lease_id);
+  EXPECT_EQ(book.expired(), 1);
+  EXPECT_EQ(book.leases().count(first.lease_id), 0u);
+  EXPECT_EQ(book.leases().count(second.lease_id), 1u);
+  EXPECT_EQ(MustAcquire(book, 2, T(10)).shard, 2);
+}
+
+TEST(LeaseBookTest, ExpireReturnsHowManyAndRequeuesThem) {
+  LeaseBook book(3, 1, kTimeout);
+  MustAcquire(book, 1, T(0));
+  MustAcquire(book, 2, T(0));
+  MustAcquire(book, 3, T(0));
+  EXPECT_EQ(book.Expire(T(9)), 0);
+  EXPECT_EQ(book.leases().size(), 3u);
+  EXPECT_EQ(book.Expire(T(10)), 3);
+  EXPECT_EQ(book.expired(), 3);
+  EXPECT_TRUE(book.leases().empty());
+  std::set<int32_t> again;
+  for (uint64_t w = 4; w <= 6; ++w)
+    again.insert(MustAcquire(book, w, T(11)).shard);
+  EXPECT_EQ(again, (std::set<int32_t>{0, 1, 2}));
+}
+
+TEST(LeaseBookTest, RenewExtendsTheWorkersLeases) {
+  LeaseBook book(3, 1, kTimeout);
+  const LeaseInfo a = MustAcquire(book, 1, T(0));
+  const LeaseInfo b = MustAcquire(book, 1, T(0));
+  const LeaseInfo other = MustAcquire(book, 2, T(0));
+  book.Renew(1, T(8));
+  EXPECT_EQ(book.leases().at(a.lease_id).deadline, T(18));
+  EXPECT_EQ(book.leases().at(b.lease_id).deadline, T(18));
+  EXPECT_EQ(book.leases().at(other.lease_id).deadline, T(10));
+  // At T(15) only worker 2's lease has expired.
+  EXPECT_EQ(book.Expire(T(15)), 1);
+  EXPECT_EQ(book.leases().count(a.lease_id), 1u);
+  EXPECT_EQ(book.leases().count(other.lease_id), 0u);
+  EXPECT_TRUE(book.Complete(1, a.lease_id, 10, 1.0, T(15)).ok());
+  EXPECT_EQ(book.ledger()[0].completions[a.shard], 1);
+}
+
+TEST(LeaseBookTest, RenewDoesNotReviveAnOverdueLease) {
+  LeaseBook book(1, 1, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  book.Renew(1, T(11));  // too late: the deadline was T(10)
+  absl::Status status = book.Complete(1, lease.lease_id, 5, 1.0, T(11));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_EQ(book.ledger()[0].completions[0], 0);
+}
+
+TEST(LeaseBookTest, CompletingAnExpiredLeaseFailsAndIsNotCounted) {
+  LeaseBook book(2, 1, kTimeout);
+  const LeaseInfo stale = MustAcquire(book, 1, T(0));
+  // Worker 1 hangs; its shard goes to worker 2.
+  const LeaseInfo fresh = MustAcquire(book, 2, T(12));
+  ASSERT_EQ(fresh.shard, stale.shard);
+  absl::Status late = book.Complete(1, stale.lease_id, 100, 50.0, T(13));
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
+  EXPECT_EQ(book.ledger()[0].completions[stale.shard], 0);
+  EXPECT_EQ(book.ledger()[0].shards_done, 0);
+  EXPECT_EQ(book.ledger()[0].examples, 0u);
+  EXPECT_DOUBLE_EQ(book.ledger()[0].loss_sum, 0.0);
+  // The new holder's completion counts once.
+  ASSERT_TRUE(book.Complete(2, fresh.lease_id, 7, 3.5, T(14)).ok());
+  EXPECT_EQ(book.ledger()[0].completions[stale.shard], 1);
+  EXPECT_EQ(book.ledger()[0].examples, 7u);
+  EXPECT_DOUBLE_EQ(book.ledger()[0].loss_sum, 3.5);
+}
+
+TEST(LeaseBookTest, CompleteExpiresOverdueLeaseEvenWithoutAcquire) {
+  LeaseBook book(1, 1, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  absl::Status status = book.Complete(1, lease.lease_id, 1, 0.0, T(10));
+  EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
+  EXPECT_EQ(book.ledger()[0].shards_done, 0);
+  EXPECT_EQ(book.expired(), 1);
+}
+
+TEST(LeaseBookTest, CompleteRejectsAnotherWorkersLeaseAndDoubleCompletion) {
+  LeaseBook book(2, 1, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  EXPECT_EQ(book.Complete(2, lease.lease_id, 1, 0, T(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book.Complete(1, 999, 1, 0, T(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book.leases().count(lease.lease_id), 1u) << "lease was dropped";
+  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, T(1)).ok());
+  EXPECT_EQ(book.Complete(1, lease.lease_id, 1, 0, T(1)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book.ledger()[0].completions[lease.shard], 1);
+  EXPECT_EQ(book.ledger()[0].examples, 1u);
+}
+
+TEST(LeaseBookTest, EpochsAdvanceAndEndInDone) {
+  LeaseBook book(2, 2, kTimeout);
+  EXPECT_EQ(book.epochs(), 2);
+  EXPECT_EQ(book.num_shards(), 2);
+  for (int32_t epoch = 0; epoch < 2; ++epoch) {
+    EXPECT_EQ(book.epoch(), epoch);
+    EXPECT_FALSE(book.done());
+    const LeaseInfo a = MustAcquire(book, 1, T(epoch));
+    const LeaseInfo b = MustAcquire(book, 2, T(epoch));
+    EXPECT_EQ(a.epoch, epoch);
+    EXPECT_EQ(b.epoch, epoch);
+    EXPECT_EQ(a.shard, 0);
+    EXPECT_EQ(b.shard, 1);
+    ASSERT_TRUE(book.Complete(2, b.lease_id, 10, 2.0, T(epoch)).ok());
+    EXPECT_EQ(book.epoch(), epoch) << "advanced with a shard outstanding";
+    ASSERT_TRUE(book.Complete(1, a.lease_id, 20, 4.0, T(epoch)).ok());
+  }
+  EXPECT_EQ(book.epoch(), 2);
+  EXPECT_TRUE(book.done());
+  LeaseInfo lease;
+  EXPECT_EQ(book.Acquire(1, T(5), &lease), Grant::kDone);
+  EXPECT_EQ(book.Acquire(2, T(6), &lease), Grant::kDone);
+  ASSERT_EQ(book.ledger().size(), 2u);
+  for (const EpochLedger& ledger : book.ledger()) {
+    EXPECT_EQ(ledger.completions, (std::vector<int32_t>{1, 1}));
+    EXPECT_EQ(ledger.shards_done, 2);
+    EXPECT_EQ(ledger.examples, 30u);
+    EXPECT_DOUBLE_EQ(ledger.loss_sum, 6.0);
+  }
+}
+
+TEST(LeaseBookTest, WaitThenNextEpochOnceTheLastShardCompletes) {
+  LeaseBook book(1, 2, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  LeaseInfo none;
+  EXPECT_EQ(book.Acquire(2, T(1), &none), Grant::kWait);
+  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, T(2)).ok());
+  const LeaseInfo next = MustAcquire(book, 2, T(3));
+  EXPECT_EQ(next.epoch, 1);
+  EXPECT_EQ(next.shard, 0);
+}
+
+TEST(LeaseBookTest, ZeroEpochsIsDoneAtOnce) {
+  LeaseBook book(3, 0, kTimeout);
+  EXPECT_TRUE(book.done());
+  LeaseInfo lease;
+  EXPECT_EQ(book.Acquire(1, T(0), &lease), Grant::kDone);
+}
+
+// Workers that die or hang mid-shard: each shard is still completed exactly
+// once per epoch, and every epoch is finished.
+TEST(LeaseBookTest, EveryShardCompletesExactlyOncePerEpochDespiteExpiries) {
+  constexpr int32_t kShards = 5;
+  constexpr int32_t kEpochs = 3;
+  LeaseBook book(kShards, kEpochs, kTimeout);
+  double now = 0;
+  int acquisitions = 0;
+  int refused = 0;
+  while (!book.done()) {
+    ASSERT_LT(acquisitions, 1000) << "no progress";
+    const uint64_t worker = 1 + acquisitions % 3;
+    LeaseInfo lease;
+    const Grant grant = book.Acquire(worker, T(now), &lease);
+    if (grant == Grant::kWait) {
+      now += 1;
+      continue;
+    }
+    ASSERT_EQ(grant, Grant::kLeased);
+    ++acquisitions;
+    if (acquisitions % 3 == 0) {
+      // This worker hangs past its deadline; its late completion is refused.
+      now += 11;
+      EXPECT_FALSE(book.Complete(worker, lease.lease_id, 1, 1, T(now)).ok());
+      ++refused;
+      continue;
+    }
+    now += 1;
+    ASSERT_TRUE(book.Complete(worker, lease.lease_id, 1, 1, T(now)).ok());
+  }
+  EXPECT_GT(refused, 0);
+  EXPECT_EQ(book.expired(), refused);
+  ASSERT_EQ(book.ledger().size(), static_cast<size_t>(kEpochs));
+  for (const EpochLedger& ledger : book.ledger()) {
+    EXPECT_EQ(ledger.completions, std::vector<int32_t>(kShards, 1));
+    EXPECT_EQ(ledger.shards_done, kShards);
+    EXPECT_EQ(ledger.examples, static_cast<uint64_t>(kShards));
+  }
+  EXPECT_EQ(acquisitions, kShards * kEpochs + refused);
+}
+
+TEST(LeaseBookTest, ReleaseReturnsADeadWorkersLeases) {
+  LeaseBook book(4, 1, kTimeout);
+  const LeaseInfo a = MustAcquire(book, 1, T(0));  // shard 0
+  MustAcquire(book, 2, T(0));                      // shard 1
+  const LeaseInfo c = MustAcquire(book, 1, T(0));  // shard 2
+  book.Release(1);
+  EXPECT_EQ(book.leases().size(), 1u);
+  EXPECT_EQ(book.leases().count(a.lease_id), 0u);
+  EXPECT_EQ(book.leases().count(c.lease_id), 0u);
+  // The released shards come back before shard 3.
+  std::set<int32_t> back = {MustAcquire(book, 2, T(1)).shard,
+                            MustAcquire(book, 3, T(1)).shard};
+  EXPECT_EQ(back, (std::set<int32_t>{0, 2}));
+  EXPECT_EQ(MustAcquire(book, 3, T(1)).shard, 3);
+  // The dead worker's old lease can no longer complete.
+  EXPECT_EQ(book.Complete(1, a.lease_id, 1, 0, T(2)).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(book.ledger()[0].completions[0], 0);
+}
+
+TEST(LeaseBookTest, ReleaseOfAWorkerWithoutLeasesChangesNothing) {
+  LeaseBook book(2, 1, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  book.Release(7);
+  EXPECT_EQ(book.leases().size(), 1u);
+  EXPECT_EQ(book.leases().count(lease.lease_id), 1u);
+  EXPECT_EQ(MustAcquire(book, 2, T(0)).shard, 1);
+}
+
+}  // namespace
+}  // namespace paramd
