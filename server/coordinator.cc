@@ -27,9 +27,13 @@ absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
         "shard ", requested, " is outside [0, ", n, ")"));
   }
   int32_t shard = requested;
+  // A server re-registering keeps its shard; a new one takes the lowest free.
+  for (int32_t s = 0; s < n && shard == -1; ++s) {
+    if (servers_[s] == address) shard = s;
+  }
   if (shard == -1) {
     for (int32_t s = 0; s < n && shard == -1; ++s) {
-      if (servers_[s].empty() || servers_[s] == address) shard = s;
+      if (servers_[s].empty()) shard = s;
     }
     if (shard == -1) {
       return absl::ResourceExhaustedError(

@@ -46,7 +46,9 @@ class ShardStore {
 
   // Checks every slice: known table, dense range inside this shard, keys
   // owned by this shard, and (when `with_values`) value count matching and
-  // all finite. Returns InvalidArgument or NotFound naming the problem.
+  // all finite. Returns NotFound for an unknown table, OutOfRange for a
+  // range outside this shard, and InvalidArgument otherwise, naming the
+  // problem.
   absl::Status Validate(absl::Span<const Slice> slices,
                         bool with_values) const;
 
