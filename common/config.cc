@@ -218,8 +218,8 @@ absl::Status ReadJob(const Reader& r, JobConfig* job) {
     return r.Error("lease_timeout_s",
                    "must be longer than heartbeat_interval_s");
   }
-  if (!(job->eval_interval_s > 0)) {
-    return r.Error("eval_interval_s", "must be positive");
+  if (!(job->eval_interval_s >= 0)) {
+    return r.Error("eval_interval_s", "must be >= 0 (0: at epoch ends only)");
   }
   return absl::OkStatus();
 }

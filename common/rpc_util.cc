@@ -1,5 +1,6 @@
 #include "common/rpc_util.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -95,6 +96,11 @@ void OnSignal(int signal) {
 }
 
 }  // namespace
+
+void KeepLargeBuffersMapped() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 void CatchShutdownSignals() {
   if (shutdown_pipe[0] < 0 && pipe(shutdown_pipe) != 0) return;

@@ -43,6 +43,11 @@ absl::Status Retry(const std::function<absl::Status()>& call,
                    absl::Duration budget,
                    const std::atomic<bool>* stop = nullptr);
 
+// Keeps freed large buffers in the heap for reuse instead of returning them
+// to the OS, so the multi-megabyte tensors of every step do not page-fault
+// afresh. Call first thing in a daemon's main().
+void KeepLargeBuffersMapped();
+
 // Catches SIGTERM and SIGINT from now on (a handler, so it works whatever
 // signal masks library threads have). Call first thing in main().
 void CatchShutdownSignals();

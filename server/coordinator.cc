@@ -196,7 +196,9 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   status.set_expired_leases(book_.expired());
   for (const std::string& s : servers_) status.add_servers(s);
   uint64_t examples = 0;
+  double loss_sum = 0;
   for (const auto& [id, w] : workers_) {
+    loss_sum += w.loss_sum;
     paramd::v1::WorkerStatus* out = status.add_workers();
     out->set_worker_id(id);
     out->set_host(w.host);
@@ -210,6 +212,8 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   uint64_t completed = 0;
   for (const EpochLedger& e : book_.ledger()) completed += e.examples;
   status.set_examples(std::max(examples, completed));
+  status.set_loss_sum(loss_sum);
+  status.set_loss_examples(examples);
   for (const auto& [id, lease] : book_.leases()) {
     paramd::v1::LeaseStatus* out = status.add_leases();
     out->mutable_lease()->set_lease_id(id);

@@ -23,6 +23,7 @@ ABSL_FLAG(int, shard, -1, "Shard to hold; -1 takes the lowest free one.");
 
 int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
+  paramd::KeepLargeBuffersMapped();
   absl::ParseCommandLine(argc, argv);
   paramd::SetLogTag("ps/?");
   paramd::PsService service;

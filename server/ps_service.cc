@@ -15,10 +15,10 @@ namespace {
 constexpr absl::Duration kMaxPullWait = absl::Seconds(60);
 
 // Slices decoded from a request; values are copied out of the proto so they
-// are aligned floats.
+// are aligned floats (uninitialised first: they are overwritten at once).
 struct DecodedSlices {
   std::vector<Slice> slices;
-  std::vector<std::vector<float>> values;
+  std::vector<std::unique_ptr<float[]>> values;
 };
 
 absl::Status Decode(
@@ -40,9 +40,9 @@ absl::Status Decode(
     }
     if (!with_values) continue;
     PARAMD_RETURN_IF_ERROR(CountFloats(proto.values(), "values", &count));
-    out->values[i].resize(count);
-    CopyFloats(proto.values(), absl::MakeSpan(out->values[i]));
-    slice.values = out->values[i];
+    out->values[i].reset(new float[count]);
+    slice.values = absl::MakeSpan(out->values[i].get(), count);
+    CopyFloats(proto.values(), absl::MakeSpan(out->values[i].get(), count));
   }
   return absl::OkStatus();
 }
@@ -91,9 +91,8 @@ grpc::ServerUnaryReactor* PsService::Pull(
   if (status.ok()) status = store->Validate(decoded->slices, false);
   if (!status.ok()) return Finish(context, status);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Time deadline =
-      std::min(absl::FromChrono(context->deadline()),
-               absl::Now() + kMaxPullWait);
+  const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
+                                       absl::Now() + kMaxPullWait);
   gate->WhenReadable(
       request->worker_id(), request->clock(), deadline,
       [=](UpdateGate::PullState state) {
@@ -149,6 +148,17 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
     response->add_barrier_workers(worker);
   }
   return Finish(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* PsService::ListKeys(
+    grpc::CallbackServerContext* context,
+    const paramd::v1::ListKeysRequest* request,
+    paramd::v1::ListKeysResponse* response) {
+  ShardStore* store = store_.load();
+  if (store == nullptr) return Finish(context, kNotReady);
+  absl::StatusOr<std::vector<uint64_t>> keys = store->Keys(request->table());
+  if (keys.ok()) AppendKeys(*keys, response->mutable_keys());
+  return Finish(context, keys.status());
 }
 
 }  // namespace paramd

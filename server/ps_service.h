@@ -31,6 +31,10 @@ class PsService final : public paramd::v1::ParameterServer::CallbackService {
       grpc::CallbackServerContext* context,
       const paramd::v1::ServerInfoRequest* request,
       paramd::v1::ServerInfoResponse* response) override;
+  grpc::ServerUnaryReactor* ListKeys(
+      grpc::CallbackServerContext* context,
+      const paramd::v1::ListKeysRequest* request,
+      paramd::v1::ListKeysResponse* response) override;
 
  private:
   std::atomic<ShardStore*> store_{nullptr};  // Not owned.

@@ -20,8 +20,8 @@ absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Create(
     const JobConfig& job, int32_t shard, int32_t num_shards) {
   PARAMD_ASSIGN_OR_RETURN(ShardMap map, ShardMap::Create(num_shards));
   if (shard < 0 || shard >= num_shards) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shard ", shard, " is outside [0, ", num_shards, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shard ", shard, " is outside [0, ", num_shards, ")"));
   }
   std::unique_ptr<ShardStore> store(new ShardStore(shard, map));
   for (const TableConfig& config : job.tables) {
@@ -35,9 +35,9 @@ absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Create(
       table = std::make_unique<SparseTable>(config, map, shard,
                                             std::move(optimizer).value());
     } else {
-      table = std::make_unique<DenseTable>(
-          config, map.DenseRange(config.size(), shard),
-          std::move(optimizer).value());
+      table = std::make_unique<DenseTable>(config,
+                                           map.DenseRange(config.size(), shard),
+                                           std::move(optimizer).value());
     }
     store->tables_[config.name] = std::move(table);
   }
@@ -89,6 +89,15 @@ void ShardStore::Accumulate(const Slice& slice) {
 
 void ShardStore::ApplyAccumulated(float scale) {
   for (auto& [name, table] : tables_) table->ApplyAccumulated(scale);
+}
+
+absl::StatusOr<std::vector<uint64_t>> ShardStore::Keys(
+    const std::string& table) const {
+  const Table* found = Find(table);
+  if (found == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown table '", table, "'"));
+  }
+  return found->Keys();
 }
 
 std::map<std::string, uint64_t> ShardStore::Sizes() const {

@@ -23,9 +23,9 @@ namespace paramd {
 // A request's view of one table part: sparse rows by key, or a dense range.
 struct Slice {
   std::string table;
-  std::vector<uint64_t> keys;   // sparse tables
-  int64_t offset = 0;           // dense tables: global flat index
-  int64_t length = 0;           // dense tables: element count
+  std::vector<uint64_t> keys;      // sparse tables
+  int64_t offset = 0;              // dense tables: global flat index
+  int64_t length = 0;              // dense tables: element count
   absl::Span<const float> values;  // push: gradients; pull: unused
 
   // Floats the slice's values hold for a table of row width `width`.
@@ -49,8 +49,7 @@ class ShardStore {
   // all finite. Returns NotFound for an unknown table, OutOfRange for a
   // range outside this shard, and InvalidArgument otherwise, naming the
   // problem.
-  absl::Status Validate(absl::Span<const Slice> slices,
-                        bool with_values) const;
+  absl::Status Validate(absl::Span<const Slice> slices, bool with_values) const;
 
   // Copies the values of a validated slice into `out` (sized NumValues),
   // creating missing sparse rows with the table's initializer.
@@ -68,6 +67,11 @@ class ShardStore {
   // Floats per key of a sparse table, 1 for a dense one.
   // REQUIRES: the table exists (the slice was validated).
   int64_t Width(const std::string& table) const;
+
+  // Returns the keys of every row this shard holds for a sparse table,
+  // sorted ascending. Fails with NotFound for an unknown table and
+  // InvalidArgument for a dense one.
+  absl::StatusOr<std::vector<uint64_t>> Keys(const std::string& table) const;
 
   // Elements held per dense table, rows per sparse table.
   std::map<std::string, uint64_t> Sizes() const;

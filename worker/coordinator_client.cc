@@ -100,7 +100,7 @@ absl::StatusOr<v1::GetStatusResponse> CoordinatorClient::GetStatus() {
 
 void CoordinatorClient::RunHeartbeats(
     uint64_t worker, absl::Duration interval,
-    const std::function<Progress()>& progress, std::atomic<bool>* job_done) {
+    const std::function<Progress()>& progress) {
   // The last beat after *stop reports the final progress.
   for (bool last = false; !last; absl::SleepFor(interval)) {
     last = stop_->load();
@@ -113,7 +113,6 @@ void CoordinatorClient::RunHeartbeats(
     grpc::ClientContext context;
     SetTimeout(&context, kRpcTimeout);
     const grpc::Status status = stub_->Heartbeat(&context, request, &response);
-    if (status.ok() && response.job_done()) job_done->store(true);
     if (!status.ok()) {
       LogWarning(absl::StrCat("heartbeat failed: ", status.error_message()));
     }

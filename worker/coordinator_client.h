@@ -46,11 +46,10 @@ class CoordinatorClient {
                           uint64_t examples_seen, bool final);
   absl::StatusOr<paramd::v1::GetStatusResponse> GetStatus();
 
-  // Heartbeats every `interval` until *stop, reporting progress(); sets
-  // *job_done once the coordinator says training is over.
+  // Heartbeats every `interval` until *stop (and once more then),
+  // reporting progress().
   void RunHeartbeats(uint64_t worker, absl::Duration interval,
-                     const std::function<Progress()>& progress,
-                     std::atomic<bool>* job_done);
+                     const std::function<Progress()>& progress);
 
  private:
   template <typename Request, typename Response>

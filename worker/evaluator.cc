@@ -8,6 +8,12 @@
 #include "common/status_macros.h"
 
 namespace paramd {
+namespace {
+
+// Examples scored per Compute() call when evaluating.
+constexpr int64_t kEvalBatch = 512;
+
+}  // namespace
 
 std::map<std::string, double> SplitMetrics(const std::string& split,
                                            const BatchStats& stats) {
@@ -20,25 +26,26 @@ std::map<std::string, double> SplitMetrics(const std::string& split,
 
 Evaluator::Evaluator(const JobConfig& job, const Model* model, PsClient* ps,
                      CoordinatorClient* coordinator, uint64_t worker_id,
-                     const std::atomic<bool>* stop,
-                     const std::atomic<bool>* job_done)
+                     const std::atomic<bool>* stop)
     : job_(job),
       model_(model),
       ps_(ps),
       coordinator_(coordinator),
       worker_id_(worker_id),
-      stop_(stop),
-      job_done_(job_done) {}
+      stop_(stop) {}
 
 absl::StatusOr<BatchStats> Evaluator::Score(const Dataset& data) {
-  BatchStats total;
+  // One pull for the whole data set: a consistent snapshot of the weights,
+  // and the dense tables travel once rather than once per minibatch.
+  ParamRequest request;
+  model_->Needs(data, 0, data.size(), &request);
   Params params;
-  for (int64_t begin = 0; begin < data.size(); begin += job_.batch_size) {
-    const int64_t end = std::min(data.size(), begin + job_.batch_size);
-    ParamRequest request;
-    model_->Needs(data, begin, end, &request);
-    // A negative clock never waits: the evaluator reads what is applied.
-    PARAMD_RETURN_IF_ERROR(ps_->Pull(-1, request, &params).status());
+  // A negative clock never waits: the evaluator reads what is applied.
+  PARAMD_RETURN_IF_ERROR(ps_->Pull(-1, request, &params).status());
+  const int64_t batch = std::max<int64_t>(job_.batch_size, kEvalBatch);
+  BatchStats total;
+  for (int64_t begin = 0; begin < data.size(); begin += batch) {
+    const int64_t end = std::min(data.size(), begin + batch);
     const BatchStats stats = model_->Compute(data, begin, end, params, nullptr);
     total.examples += stats.examples;
     total.loss_sum += stats.loss_sum;
@@ -47,8 +54,8 @@ absl::StatusOr<BatchStats> Evaluator::Score(const Dataset& data) {
   return total;
 }
 
-absl::Status Evaluator::Report(bool final) {
-  PARAMD_ASSIGN_OR_RETURN(auto status, coordinator_->GetStatus());
+absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
+                              bool final) {
   PARAMD_ASSIGN_OR_RETURN(BatchStats eval, Score(*eval_));
   std::map<std::string, double> metrics = SplitMetrics("eval", eval);
   if (final && test_ != nullptr) {
@@ -56,10 +63,10 @@ absl::Status Evaluator::Report(bool final) {
     metrics.merge(SplitMetrics("test", test));
   }
   LogInfo(absl::StrCat(final ? "final " : "", "eval after ",
-                       status.examples(), " examples: loss ",
-                       metrics["eval_loss"], ", accuracy ",
-                       metrics["eval_accuracy"], ", perplexity ",
-                       metrics["eval_perplexity"]));
+                       status.examples(), " examples (epoch ",
+                       status.epoch() + 1, "): loss ", metrics["eval_loss"],
+                       ", accuracy ", metrics["eval_accuracy"],
+                       ", perplexity ", metrics["eval_perplexity"]));
   return coordinator_->ReportEval(worker_id_, metrics, status.examples(),
                                   final);
 }
@@ -73,13 +80,20 @@ absl::Status Evaluator::Run() {
   if (!job_.test_path.empty()) {
     PARAMD_ASSIGN_OR_RETURN(test_, model_->ReadData(job_.test_path));
   }
+  const absl::Duration interval = job_.eval_interval_s > 0
+                                      ? absl::Seconds(job_.eval_interval_s)
+                                      : absl::InfiniteDuration();
+  absl::Time next = absl::Now();  // the untrained model first
+  int32_t evaluated_epoch = 0;
   while (!stop_->load()) {
-    const absl::Time next = absl::Now() + absl::Seconds(job_.eval_interval_s);
-    if (job_done_->load()) return Report(true);
-    PARAMD_RETURN_IF_ERROR(Report(false));
-    while (absl::Now() < next && !job_done_->load() && !stop_->load()) {
-      absl::SleepFor(absl::Milliseconds(100));
+    PARAMD_ASSIGN_OR_RETURN(auto status, coordinator_->GetStatus());
+    if (status.done()) return Report(status, true);
+    if (absl::Now() >= next || status.epoch() > evaluated_epoch) {
+      PARAMD_RETURN_IF_ERROR(Report(status, false));
+      evaluated_epoch = status.epoch();
+      next = absl::Now() + interval;
     }
+    absl::SleepFor(absl::Milliseconds(200));
   }
   return absl::CancelledError("stopped");
 }

@@ -1,5 +1,6 @@
 // The evaluator role: scores the latest weights on held-out data every
-// eval_interval_s, and on the test data once training is over.
+// eval_interval_s and at every epoch end, and on the test data once
+// training is over.
 #ifndef PARAMD_WORKER_EVALUATOR_H_
 #define PARAMD_WORKER_EVALUATOR_H_
 
@@ -26,17 +27,20 @@ class Evaluator {
  public:
   Evaluator(const JobConfig& job, const Model* model, PsClient* ps,
             CoordinatorClient* coordinator, uint64_t worker_id,
-            const std::atomic<bool>* stop, const std::atomic<bool>* job_done);
+            const std::atomic<bool>* stop);
 
-  // Reads the data, then reports every interval until the job is done, then
-  // reports the final metrics and returns.
+  // Reads the data, then reports at every interval and epoch end until the
+  // job is done, then reports the final metrics and returns.
   absl::Status Run();
 
   // Scores all of `data` with the latest weights, pulling in minibatches.
   absl::StatusOr<BatchStats> Score(const Dataset& data);
 
  private:
-  absl::Status Report(bool final);
+  // Scores the held-out data (and the test data when `final`) and reports
+  // the metrics, stamped with the progress in `status`.
+  absl::Status Report(const paramd::v1::GetStatusResponse& status,
+                      bool final);
 
   const JobConfig& job_;
   const Model* const model_;              // Not owned.
@@ -44,7 +48,6 @@ class Evaluator {
   CoordinatorClient* const coordinator_;  // Not owned.
   const uint64_t worker_id_;
   const std::atomic<bool>* const stop_;
-  const std::atomic<bool>* const job_done_;
   std::unique_ptr<Dataset> eval_;
   std::unique_ptr<Dataset> test_;  // null when the job names no test data
 };

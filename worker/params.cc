@@ -26,12 +26,14 @@ absl::Span<const float> SparseRows::Row(uint64_t key) const {
 }
 
 Params Params::ZerosLike() const {
-  Params zeros = *this;
-  for (auto& [name, values] : zeros.dense) {
-    std::fill(values.begin(), values.end(), 0.0f);
+  Params zeros;
+  for (const auto& [name, values] : dense) {
+    zeros.dense[name].assign(values.size(), 0.0f);
   }
-  for (auto& [name, rows] : zeros.sparse) {
-    std::fill(rows.values().begin(), rows.values().end(), 0.0f);
+  for (const auto& [name, rows] : sparse) {
+    SparseRows& out = zeros.sparse[name];
+    out = SparseRows(rows.width());
+    for (uint64_t key : rows.keys()) out.Add(key);
   }
   return zeros;
 }

@@ -1,4 +1,5 @@
 // paramd-worker: a stateless trainer or evaluator. Kill it at any time.
+#include <cblas.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -22,6 +23,9 @@ ABSL_FLAG(std::string, role, "trainer", "trainer or evaluator.");
 ABSL_FLAG(double, rpc_timeout_s, 30, "Deadline of each Pull and Push.");
 ABSL_FLAG(double, retry_budget_s, 120,
           "How long to keep retrying a failing parameter server.");
+ABSL_FLAG(int, blas_threads, 1,
+          "Threads for the model's matrix products (several workers on one "
+          "host each take one core).");
 
 namespace {
 
@@ -40,11 +44,12 @@ std::string HostName() {
 
 int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
+  paramd::KeepLargeBuffersMapped();
   absl::ParseCommandLine(argc, argv);
+  openblas_set_num_threads(absl::GetFlag(FLAGS_blas_threads));
   const std::string role = absl::GetFlag(FLAGS_role);
   paramd::SetLogTag(role + "/?");
   std::atomic<bool> stop{false};
-  std::atomic<bool> job_done{false};
   paramd::OnShutdownSignal(&stop, [] {});
   paramd::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator),
                                         &stop);
@@ -60,14 +65,14 @@ int main(int argc, char** argv) {
   paramd::Trainer trainer(reg->job, model->get(), &ps, &coordinator,
                           reg->worker_id, &stop);
   paramd::Evaluator evaluator(reg->job, model->get(), &ps, &coordinator,
-                              reg->worker_id, &stop, &job_done);
+                              reg->worker_id, &stop);
   std::atomic<bool> heartbeats_stop{false};
   paramd::CoordinatorClient heartbeat_client(
       absl::GetFlag(FLAGS_coordinator), &heartbeats_stop);
   std::thread heartbeats([&] {
     heartbeat_client.RunHeartbeats(
         reg->worker_id, absl::Seconds(reg->job.heartbeat_interval_s),
-        [&] { return trainer.progress(); }, &job_done);
+        [&] { return trainer.progress(); });
   });
   absl::Status status =
       role == "evaluator" ? evaluator.Run() : trainer.Run();

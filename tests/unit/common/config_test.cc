@@ -507,10 +507,10 @@ TEST(ConfigTest, RejectsNonPositiveHeartbeatInterval) {
               {"job.heartbeat_interval_s", "positive"});
 }
 
-TEST(ConfigTest, RejectsNonPositiveEvalInterval) {
+TEST(ConfigTest, RejectsNegativeEvalInterval) {
   ExpectError(
-      Mutate("  batch_size: 8", "  batch_size: 8\n  eval_interval_s: 0"),
-      {"job.eval_interval_s", "positive"});
+      Mutate("  batch_size: 8", "  batch_size: 8\n  eval_interval_s: -1"),
+      {"job.eval_interval_s", ">= 0"});
 }
 
 TEST(ConfigTest, RejectsUnknownConsistency) {
