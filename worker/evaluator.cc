@@ -63,8 +63,9 @@ absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
     metrics.merge(SplitMetrics("test", test));
   }
   LogInfo(absl::StrCat(final ? "final " : "", "eval after ",
-                       status.examples(), " examples (epoch ",
-                       status.epoch() + 1, "): loss ", metrics["eval_loss"],
+                       status.examples(), " examples (", status.epoch(), "/",
+                       status.epochs(), " epochs done): loss ",
+                       metrics["eval_loss"],
                        ", accuracy ", metrics["eval_accuracy"],
                        ", perplexity ", metrics["eval_perplexity"]));
   return coordinator_->ReportEval(worker_id_, metrics, status.examples(),
