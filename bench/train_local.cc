@@ -87,10 +87,9 @@ int Run(const JobConfig& job, int epochs) {
   auto shards = ListTrainShards(job);
   auto store = ShardStore::Create(job, 0, 1);
   if (!model.ok() || !shards.ok() || !store.ok()) {
-    std::fprintf(stderr, "train_local: %s %s %s\n",
-                 model.status().ToString().c_str(),
-                 shards.status().ToString().c_str(),
-                 store.status().ToString().c_str());
+    std::fprintf(
+        stderr, "train_local: %s %s %s\n", model.status().ToString().c_str(),
+        shards.status().ToString().c_str(), store.status().ToString().c_str());
     return 1;
   }
   const int64_t batch = int64_t{job.batch_size} * job.num_workers;
@@ -146,7 +145,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", job.status().ToString().c_str());
     return 1;
   }
-  const int epochs =
-      absl::GetFlag(FLAGS_epochs) > 0 ? absl::GetFlag(FLAGS_epochs) : job->epochs;
+  const int epochs = absl::GetFlag(FLAGS_epochs) > 0
+                         ? absl::GetFlag(FLAGS_epochs)
+                         : job->epochs;
   return paramd::Run(*job, epochs);
 }

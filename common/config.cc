@@ -88,7 +88,9 @@ class Reader {
   static const char* TypeName(const double*) { return "number"; }
   static const char* TypeName(const int*) { return "integer"; }
   static const char* TypeName(const int64_t*) { return "integer"; }
-  static const char* TypeName(const uint64_t*) { return "non-negative integer"; }
+  static const char* TypeName(const uint64_t*) {
+    return "non-negative integer";
+  }
   static const char* TypeName(const bool*) { return "boolean"; }
   static const char* TypeName(const std::vector<int64_t>*) {
     return "list of integers";
@@ -159,8 +161,8 @@ absl::Status ReadTable(const Reader& r, const OptimizerConfig& default_opt,
   std::string type = "dense";
   PARAMD_RETURN_IF_ERROR(r.Get("type", &type));
   if (type != "dense" && type != "sparse") {
-    return r.Error("type", absl::StrCat("must be dense or sparse, got '",
-                                        type, "'"));
+    return r.Error("type",
+                   absl::StrCat("must be dense or sparse, got '", type, "'"));
   }
   table->sparse = type == "sparse";
   if (table->sparse) {
@@ -181,10 +183,9 @@ absl::Status ReadTable(const Reader& r, const OptimizerConfig& default_opt,
 }
 
 absl::Status ReadJob(const Reader& r, JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(
-      r.OnlyKeys({"name", "consistency", "combine", "epochs", "batch_size",
-                  "lease_timeout_s", "heartbeat_interval_s",
-                  "eval_interval_s"}));
+  PARAMD_RETURN_IF_ERROR(r.OnlyKeys(
+      {"name", "consistency", "combine", "epochs", "batch_size",
+       "lease_timeout_s", "heartbeat_interval_s", "eval_interval_s"}));
   PARAMD_RETURN_IF_ERROR(r.Get("name", &job->name));
   std::string consistency = "bsp";
   PARAMD_RETURN_IF_ERROR(r.Get("consistency", &consistency));
@@ -274,13 +275,12 @@ absl::Status ReadTables(const Reader& r, JobConfig* job) {
   PARAMD_RETURN_IF_ERROR(ReadOptimizer(r.Child("optimizer"), &default_opt));
   std::set<std::string> names;
   for (size_t i = 0; i < list.size(); ++i) {
-    Reader table_reader(job->source, list[i],
-                        absl::StrCat("tables[", i, "]"));
+    Reader table_reader(job->source, list[i], absl::StrCat("tables[", i, "]"));
     TableConfig table;
     PARAMD_RETURN_IF_ERROR(ReadTable(table_reader, default_opt, &table));
     if (!names.insert(table.name).second) {
-      return table_reader.Error("name", absl::StrCat("duplicate table '",
-                                                     table.name, "'"));
+      return table_reader.Error(
+          "name", absl::StrCat("duplicate table '", table.name, "'"));
     }
     job->tables.push_back(std::move(table));
   }
@@ -289,8 +289,8 @@ absl::Status ReadTables(const Reader& r, JobConfig* job) {
 
 absl::Status ReadAll(const Reader& r, const std::string& base_dir,
                      JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(r.OnlyKeys(
-      {"job", "cluster", "data", "model", "optimizer", "tables"}));
+  PARAMD_RETURN_IF_ERROR(
+      r.OnlyKeys({"job", "cluster", "data", "model", "optimizer", "tables"}));
   PARAMD_RETURN_IF_ERROR(r.Require("job"));
   PARAMD_RETURN_IF_ERROR(r.Require("data"));
   PARAMD_RETURN_IF_ERROR(r.Require("model"));
@@ -335,8 +335,8 @@ absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
         absl::StrCat(source, ": expected a YAML map at the top level"));
   }
   try {
-    PARAMD_RETURN_IF_ERROR(ReadAll(Reader(job.source, root, ""), base_dir,
-                                   &job));
+    PARAMD_RETURN_IF_ERROR(
+        ReadAll(Reader(job.source, root, ""), base_dir, &job));
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(source, ": malformed YAML structure: ", e.what()));

@@ -66,9 +66,9 @@ struct JobConfig {
   double lease_timeout_s = 10;
   double heartbeat_interval_s = 1;
   double eval_interval_s = 5;  // also at every epoch end; 0: only then
-  std::string train_glob;  // absolute or relative to the YAML's folder
-  std::string eval_path;   // held-out data; empty for none
-  std::string test_path;   // final test data; empty for none
+  std::string train_glob;      // absolute or relative to the YAML's folder
+  std::string eval_path;       // held-out data; empty for none
+  std::string test_path;       // final test data; empty for none
   int num_servers = 1;
   int num_workers = 1;  // how many trainers `paramctl launch` starts
   std::vector<TableConfig> tables;

@@ -18,9 +18,8 @@ void Write(char level, absl::string_view message) {
   const std::string when = absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::Now(),
                                             absl::LocalTimeZone());
   absl::MutexLock lock(&log_mu);
-  const std::string line =
-      absl::StrCat(when, " ", std::string(1, level), " ", *log_tag, " ",
-                   message, "\n");
+  const std::string line = absl::StrCat(when, " ", std::string(1, level), " ",
+                                        *log_tag, " ", message, "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

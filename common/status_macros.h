@@ -7,10 +7,10 @@
 #include "absl/status/statusor.h"
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define PARAMD_RETURN_IF_ERROR(expr)                   \
-  do {                                                 \
-    const ::absl::Status paramd_status_ = (expr);      \
-    if (!paramd_status_.ok()) return paramd_status_;   \
+#define PARAMD_RETURN_IF_ERROR(expr)                 \
+  do {                                               \
+    const ::absl::Status paramd_status_ = (expr);    \
+    if (!paramd_status_.ok()) return paramd_status_; \
   } while (0)
 
 #define PARAMD_STATUS_CONCAT_INNER_(a, b) a##b

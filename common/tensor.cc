@@ -11,10 +11,9 @@ namespace {
 absl::Status CountElements(absl::string_view bytes, size_t width,
                            const char* what, int64_t* count) {
   if (bytes.size() % width != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": ", bytes.size(),
-                     " bytes is not a whole number of ", width,
-                     "-byte elements"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": ", bytes.size(), " bytes is not a whole number of ", width,
+        "-byte elements"));
   }
   *count = static_cast<int64_t>(bytes.size() / width);
   return absl::OkStatus();

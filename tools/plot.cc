@@ -33,7 +33,8 @@ bool HasPerplexity(const std::string& csv) {
 std::string Script(const std::string& csv, const std::string& png,
                    const std::string& title, bool perplexity) {
   const std::string eval_col = perplexity ? "8" : "7";
-  const std::string eval_name = perplexity ? "eval perplexity" : "eval accuracy";
+  const std::string eval_name =
+      perplexity ? "eval perplexity" : "eval accuracy";
   std::string script = R"(
 set terminal pngcairo size 1200,800
 set output 'PNG'

@@ -51,8 +51,8 @@ double FractionDone(const v1::GetStatusResponse& status) {
   for (const v1::EpochStatus& e : status.epochs_status()) {
     if (e.epoch() == status.epoch()) done_in_epoch = e.shards_done();
   }
-  return (status.epoch() + static_cast<double>(done_in_epoch) /
-                               status.num_shards()) /
+  return (status.epoch() +
+          static_cast<double>(done_in_epoch) / status.num_shards()) /
          status.epochs();
 }
 
@@ -89,7 +89,8 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
     absl::StrAppendFormat(&out, "%-6d %s\n", s,
                           status.servers(s).empty() ? "-" : status.servers(s));
   }
-  absl::StrAppend(&out, "\nWORKER ROLE       ALIVE  LAST_SEEN  EXAMPLES  HOST\n");
+  absl::StrAppend(&out,
+                  "\nWORKER ROLE       ALIVE  LAST_SEEN  EXAMPLES  HOST\n");
   for (const v1::WorkerStatus& w : status.workers()) {
     absl::StrAppendFormat(&out, "%-6d %-10s %-6s %8.1fs %9d  %s\n",
                           w.worker_id(), w.role(), w.alive() ? "yes" : "no",
@@ -102,14 +103,16 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
                           l.lease().epoch() + 1, l.worker_id(),
                           l.remaining_s());
   }
-  absl::StrAppend(&out, "\nEPOCH  SHARDS_DONE  COMPLETIONS  EXAMPLES  TRAIN_LOSS\n");
+  absl::StrAppend(&out,
+                  "\nEPOCH  SHARDS_DONE  COMPLETIONS  EXAMPLES  TRAIN_LOSS\n");
   for (const v1::EpochStatus& e : status.epochs_status()) {
-    absl::StrAppendFormat(&out, "%-6d %5d/%-6d %11d %9d  %.4f\n",
-                          e.epoch() + 1, e.shards_done(), status.num_shards(),
-                          e.completions(), e.examples(), e.train_loss());
+    absl::StrAppendFormat(&out, "%-6d %5d/%-6d %11d %9d  %.4f\n", e.epoch() + 1,
+                          e.shards_done(), status.num_shards(), e.completions(),
+                          e.examples(), e.train_loss());
   }
   if (!status.eval().empty()) {
-    absl::StrAppend(&out, "\nEVAL", status.eval_final() ? " (final)" : "", "\n");
+    absl::StrAppend(&out, "\nEVAL", status.eval_final() ? " (final)" : "",
+                    "\n");
     std::vector<std::pair<std::string, double>> eval(status.eval().begin(),
                                                      status.eval().end());
     std::sort(eval.begin(), eval.end());
@@ -160,9 +163,9 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
       "\"dead_workers\": %d, \"failed_processes\": [%s]}\n}\n",
       status.job(), status.done() ? "true" : "false",
       status.eval_final() ? "true" : "false", absl::StrJoin(metrics, ", "),
-      elapsed_s, status.examples(), status.examples() / std::max(elapsed_s, 1e-3),
-      status.num_shards(), absl::StrJoin(epochs, ",\n    "),
-      status.expired_leases(), dead,
+      elapsed_s, status.examples(),
+      status.examples() / std::max(elapsed_s, 1e-3), status.num_shards(),
+      absl::StrJoin(epochs, ",\n    "), status.expired_leases(), dead,
       absl::StrJoin(failed, ", ", [](std::string* out, const std::string& f) {
         absl::StrAppend(out, "\"", f, "\"");
       }));

@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
         absl::StrCat("cannot open log ", log_path, ": ", strerror(errno)));
   }
   std::vector<char*> args;
-  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : argv)
+    args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const pid_t pid = fork();
   if (pid == 0) {
@@ -106,10 +107,9 @@ absl::StatusOr<int> WaitForPortFile(const std::string& path,
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat(process->name(), " did not write ", path, " within ",
-                   absl::FormatDuration(timeout), "; see ",
-                   process->log_path()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      process->name(), " did not write ", path, " within ",
+      absl::FormatDuration(timeout), "; see ", process->log_path()));
 }
 
 }  // namespace paramd

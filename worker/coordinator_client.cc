@@ -28,8 +28,8 @@ absl::Status CoordinatorClient::Call(
       [&] {
         grpc::ClientContext context;
         SetTimeout(&context, kRpcTimeout);
-        return FromGrpcStatus((stub_.get()->*method)(&context, request,
-                                                     response));
+        return FromGrpcStatus(
+            (stub_.get()->*method)(&context, request, response));
       },
       kRetryBudget, stop_);
 }

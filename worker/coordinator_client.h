@@ -53,10 +53,9 @@ class CoordinatorClient {
 
  private:
   template <typename Request, typename Response>
-  absl::Status Call(
-      grpc::Status (paramd::v1::Coordinator::Stub::*method)(
-          grpc::ClientContext*, const Request&, Response*),
-      const Request& request, Response* response);
+  absl::Status Call(grpc::Status (paramd::v1::Coordinator::Stub::*method)(
+                        grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response);
 
   std::unique_ptr<paramd::v1::Coordinator::Stub> stub_;
   const std::atomic<bool>* const stop_;

@@ -55,19 +55,18 @@ absl::StatusOr<BatchStats> Evaluator::Score(const Dataset& data) {
 }
 
 absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
-                              bool final) {
+                               bool final) {
   PARAMD_ASSIGN_OR_RETURN(BatchStats eval, Score(*eval_));
   std::map<std::string, double> metrics = SplitMetrics("eval", eval);
   if (final && test_ != nullptr) {
     PARAMD_ASSIGN_OR_RETURN(BatchStats test, Score(*test_));
     metrics.merge(SplitMetrics("test", test));
   }
-  LogInfo(absl::StrCat(final ? "final " : "", "eval after ",
-                       status.examples(), " examples (", status.epoch(), "/",
-                       status.epochs(), " epochs done): loss ",
-                       metrics["eval_loss"],
-                       ", accuracy ", metrics["eval_accuracy"],
-                       ", perplexity ", metrics["eval_perplexity"]));
+  LogInfo(absl::StrCat(final ? "final " : "", "eval after ", status.examples(),
+                       " examples (", status.epoch(), "/", status.epochs(),
+                       " epochs done): loss ", metrics["eval_loss"],
+                       ", accuracy ", metrics["eval_accuracy"], ", perplexity ",
+                       metrics["eval_perplexity"]));
   return coordinator_->ReportEval(worker_id_, metrics, status.examples(),
                                   final);
 }

@@ -39,8 +39,7 @@ class Evaluator {
  private:
   // Scores the held-out data (and the test data when `final`) and reports
   // the metrics, stamped with the progress in `status`.
-  absl::Status Report(const paramd::v1::GetStatusResponse& status,
-                      bool final);
+  absl::Status Report(const paramd::v1::GetStatusResponse& status, bool final);
 
   const JobConfig& job_;
   const Model* const model_;              // Not owned.

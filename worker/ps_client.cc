@@ -19,8 +19,8 @@ ShardMap MustCreateMap(int32_t n) {
 }
 
 // Keys of `keys` grouped by shard, keeping their order.
-std::vector<std::vector<uint64_t>> SplitKeys(const ShardMap& map,
-                                             const std::vector<uint64_t>& keys) {
+std::vector<std::vector<uint64_t>> SplitKeys(
+    const ShardMap& map, const std::vector<uint64_t>& keys) {
   std::vector<std::vector<uint64_t>> by_shard(map.num_shards());
   for (uint64_t key : keys) by_shard[map.ShardForKey(key)].push_back(key);
   return by_shard;
@@ -29,9 +29,9 @@ std::vector<std::vector<uint64_t>> SplitKeys(const ShardMap& map,
 }  // namespace
 
 PsClient::PsClient(const JobConfig& job,
-                   const std::vector<std::string>& servers,
-                   uint64_t worker_id, absl::Duration rpc_timeout,
-                   absl::Duration retry_budget, const std::atomic<bool>* stop)
+                   const std::vector<std::string>& servers, uint64_t worker_id,
+                   absl::Duration rpc_timeout, absl::Duration retry_budget,
+                   const std::atomic<bool>* stop)
     : job_(job),
       map_(MustCreateMap(static_cast<int32_t>(servers.size()))),
       worker_id_(worker_id),
@@ -74,8 +74,8 @@ absl::Status PsClient::FanOut(
     for (int32_t shard : pending) {
       absl::Status status = FromGrpcStatus(results[shard]);
       if (status.ok()) continue;
-      last = absl::Status(status.code(), absl::StrCat("shard ", shard, ": ",
-                                                      status.message()));
+      last = absl::Status(
+          status.code(), absl::StrCat("shard ", shard, ": ", status.message()));
       if (!IsRetryable(status)) return last;
       retry.push_back(shard);
     }
@@ -163,9 +163,8 @@ absl::StatusOr<int64_t> PsClient::Pull(int64_t clock,
         if (count != static_cast<int64_t>(slice.length())) {
           return absl::DataLossError("pulled dense slice has wrong size");
         }
-        CopyFloats(slice.values(),
-                   absl::MakeSpan(params->dense[slice.table()])
-                       .subspan(slice.offset(), count));
+        CopyFloats(slice.values(), absl::MakeSpan(params->dense[slice.table()])
+                                       .subspan(slice.offset(), count));
         continue;
       }
       const std::vector<uint64_t>& shard_keys = keys[slice.table()][s];
@@ -199,9 +198,9 @@ absl::StatusOr<int64_t> PsClient::Push(int64_t clock, const Params& grads) {
       slice->set_table(name);
       slice->set_offset(range.begin);
       slice->set_length(range.size());
-      AppendFloats(absl::MakeConstSpan(values).subspan(range.begin,
-                                                       range.size()),
-                   slice->mutable_values());
+      AppendFloats(
+          absl::MakeConstSpan(values).subspan(range.begin, range.size()),
+          slice->mutable_values());
     }
   }
   for (const auto& [name, rows] : grads.sparse) {

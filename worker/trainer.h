@@ -36,9 +36,9 @@ class Trainer {
                           BatchStats* stats);
 
   const JobConfig& job_;
-  const Model* const model_;               // Not owned.
-  PsClient* const ps_;                     // Not owned.
-  CoordinatorClient* const coordinator_;   // Not owned.
+  const Model* const model_;              // Not owned.
+  PsClient* const ps_;                    // Not owned.
+  CoordinatorClient* const coordinator_;  // Not owned.
   const uint64_t worker_id_;
   const std::atomic<bool>* const stop_;
   int64_t clock_ = 0;

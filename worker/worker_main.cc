@@ -67,15 +67,14 @@ int main(int argc, char** argv) {
   paramd::Evaluator evaluator(reg->job, model->get(), &ps, &coordinator,
                               reg->worker_id, &stop);
   std::atomic<bool> heartbeats_stop{false};
-  paramd::CoordinatorClient heartbeat_client(
-      absl::GetFlag(FLAGS_coordinator), &heartbeats_stop);
+  paramd::CoordinatorClient heartbeat_client(absl::GetFlag(FLAGS_coordinator),
+                                             &heartbeats_stop);
   std::thread heartbeats([&] {
-    heartbeat_client.RunHeartbeats(
-        reg->worker_id, absl::Seconds(reg->job.heartbeat_interval_s),
-        [&] { return trainer.progress(); });
+    heartbeat_client.RunHeartbeats(reg->worker_id,
+                                   absl::Seconds(reg->job.heartbeat_interval_s),
+                                   [&] { return trainer.progress(); });
   });
-  absl::Status status =
-      role == "evaluator" ? evaluator.Run() : trainer.Run();
+  absl::Status status = role == "evaluator" ? evaluator.Run() : trainer.Run();
   heartbeats_stop.store(true);
   heartbeats.join();
   if (!status.ok() && !absl::IsCancelled(status)) return Fail(status);

@@ -37,8 +37,8 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
   test->dir_ = pattern;
   if (options.write_data) options.write_data(test->dir_);
   const std::string config = absl::StrCat(test->dir_, "/cluster.yaml");
-  WriteFileOrDie(config, absl::StrReplaceAll(options.config_yaml,
-                                             {{"$DIR", test->dir_}}));
+  WriteFileOrDie(
+      config, absl::StrReplaceAll(options.config_yaml, {{"$DIR", test->dir_}}));
   LocalClusterOptions cluster;
   cluster.config_path = config;
   cluster.bin_dir = PARAMD_BIN_DIR;
@@ -53,9 +53,9 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
 
 std::unique_ptr<v1::ParameterServer::Stub> TestCluster::Server(int shard) {
   absl::StatusOr<v1::GetStatusResponse> status = Status();
-  const std::string address =
-      status.ok() && shard < status->servers_size() ? status->servers(shard)
-                                                    : "127.0.0.1:1";
+  const std::string address = status.ok() && shard < status->servers_size()
+                                  ? status->servers(shard)
+                                  : "127.0.0.1:1";
   return v1::ParameterServer::NewStub(MakeChannel(address));
 }
 
@@ -81,16 +81,16 @@ absl::StatusOr<v1::GetStatusResponse> TestCluster::WaitFor(
     }
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "condition not met within ", absl::FormatDuration(timeout),
-      "; last status:\n", StatusTable(last), "logs in ", dir_));
+  return absl::DeadlineExceededError(
+      absl::StrCat("condition not met within ", absl::FormatDuration(timeout),
+                   "; last status:\n", StatusTable(last), "logs in ", dir_));
 }
 
 absl::StatusOr<v1::GetStatusResponse> TestCluster::WaitForJob(
     absl::Duration timeout) {
-  const bool evaluating = !cluster_->job().eval_path.empty() &&
-                          cluster_->workers().size() >
-                              cluster_->trainers().size();
+  const bool evaluating =
+      !cluster_->job().eval_path.empty() &&
+      cluster_->workers().size() > cluster_->trainers().size();
   return WaitFor(
       [evaluating](const v1::GetStatusResponse& s) {
         return s.done() && (s.eval_final() || !evaluating);

@@ -122,8 +122,8 @@ TEST_F(BadInputTest, ParameterServerRejectsBadRequestsAndKeepsItsValues) {
   };
   for (const Case& c : cases) {
     grpc::Status status = Push(c.slice);
-    EXPECT_EQ(status.error_code(), c.code) << c.what << ": "
-                                           << status.error_message();
+    EXPECT_EQ(status.error_code(), c.code)
+        << c.what << ": " << status.error_message();
     EXPECT_NE(status.error_message().find(c.message), std::string::npos)
         << c.what << ": " << status.error_message();
   }
@@ -156,15 +156,17 @@ TEST_F(BadInputTest, CoordinatorRejectsUnknownWorkersAndStaleLeases) {
   reg.set_role("trainer");
   grpc::ClientContext context3;
   SetTimeout(&context3, absl::Seconds(5));
-  ASSERT_TRUE(
-      cluster_->coordinator()->RegisterWorker(&context3, reg, &registered).ok());
+  ASSERT_TRUE(cluster_->coordinator()
+                  ->RegisterWorker(&context3, reg, &registered)
+                  .ok());
   v1::CompleteShardRequest complete;
   complete.set_worker_id(registered.worker_id());
   complete.set_lease_id(12345);
   v1::CompleteShardResponse completed;
   grpc::ClientContext context4;
   SetTimeout(&context4, absl::Seconds(5));
-  status = cluster_->coordinator()->CompleteShard(&context4, complete, &completed);
+  status =
+      cluster_->coordinator()->CompleteShard(&context4, complete, &completed);
   EXPECT_EQ(status.error_code(), grpc::FAILED_PRECONDITION);
   EXPECT_NE(status.error_message().find("lease 12345"), std::string::npos);
   auto after = cluster_->Status();
@@ -182,10 +184,10 @@ model: {type: logreg}
 tables: [{name: w, type: sparse, width: 1}]
 )");
   const std::string log = dir + "/bad-coordinator.log";
-  auto process = Subprocess::Start(
-      {std::string(PARAMD_BIN_DIR) + "/paramd-coordinator",
-       "--config=" + config, "--port=0"},
-      log);
+  auto process =
+      Subprocess::Start({std::string(PARAMD_BIN_DIR) + "/paramd-coordinator",
+                         "--config=" + config, "--port=0"},
+                        log);
   ASSERT_TRUE(process.ok()) << process.status();
   std::optional<int> code = (*process)->Wait(absl::Seconds(30));
   ASSERT_TRUE(code.has_value());

@@ -46,7 +46,9 @@ tables:
 )";
 
 // The gradient worker w pushes at clock c: small integers, exact in float.
-float Grad(int w, int c, int i) { return static_cast<float>((w + 1) * (c + 1) + i); }
+float Grad(int w, int c, int i) {
+  return static_cast<float>((w + 1) * (c + 1) + i);
+}
 
 Params Gradients(int w, int c) {
   Params grads;
@@ -153,7 +155,8 @@ TEST_P(BspExactTest, EveryGradientAppliedExactlyOnce) {
       for (int c = 0; c < kClocks; ++c) sum += Grad(w, c, i);
     }
     const double expected = mean ? -sum / kWorkers : -sum;
-    EXPECT_FLOAT_EQ(final_values.dense["dense"][i], expected) << "element " << i;
+    EXPECT_FLOAT_EQ(final_values.dense["dense"][i], expected)
+        << "element " << i;
   }
   for (uint64_t key : kKeys) {
     double sum0 = 0, sum1 = 0;

@@ -76,11 +76,11 @@ TEST(TrainNplmTest, ValidationPerplexityFallsFarBelowUniform) {
   ASSERT_GE(pad, 0);
 
   TestClusterOptions options;
-  options.config_yaml = absl::StrReplaceAll(
-      kConfig, {{"V,", absl::StrCat(vocab, ",")},
-                {"[V]", absl::StrCat("[", vocab, "]")},
-                {"PAD", absl::StrCat(pad)},
-                {"$DIR/brown", data}});
+  options.config_yaml =
+      absl::StrReplaceAll(kConfig, {{"V,", absl::StrCat(vocab, ",")},
+                                    {"[V]", absl::StrCat("[", vocab, "]")},
+                                    {"PAD", absl::StrCat(pad)},
+                                    {"$DIR/brown", data}});
   options.num_workers = 2;
   options.evaluator = true;
   auto cluster = TestCluster::Start(options);

@@ -18,8 +18,8 @@ class LogregData : public Dataset {
  public:
   int64_t size() const override { return labels.size(); }
 
-  std::vector<float> labels;         // 0 or 1
-  std::vector<int64_t> starts{0};    // example i: features [starts[i], [i+1])
+  std::vector<float> labels;       // 0 or 1
+  std::vector<int64_t> starts{0};  // example i: features [starts[i], [i+1])
   std::vector<uint64_t> indices;
   std::vector<float> values;
 };
@@ -30,8 +30,8 @@ absl::Status ParseLine(absl::string_view line, LogregData* data) {
   double label = 0;
   if (!absl::SimpleAtod(items[0], &label) ||
       (label != 0 && label != 1 && label != -1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "label must be 0, 1, -1 or +1, got '", items[0], "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("label must be 0, 1, -1 or +1, got '", items[0], "'"));
   }
   for (size_t i = 1; i < items.size(); ++i) {
     std::pair<absl::string_view, absl::string_view> kv =
@@ -102,7 +102,8 @@ class LogregModel : public Model {
       const float y = data.labels[e];
       // log(1 + exp(-z)) for y = 1, log(1 + exp(z)) for y = 0, stably.
       const double margin = y == 1.0f ? z : -z;
-      stats.loss_sum += std::max(-margin, 0.0) + std::log1p(std::exp(-std::abs(margin)));
+      stats.loss_sum +=
+          std::max(-margin, 0.0) + std::log1p(std::exp(-std::abs(margin)));
       const double p = 1.0 / (1.0 + std::exp(-z));
       stats.correct += (p >= 0.5) == (y == 1.0f);
       if (grads == nullptr) continue;
@@ -119,8 +120,7 @@ class LogregModel : public Model {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Model>> CreateLogregModel(
-    const JobConfig& job) {
+absl::StatusOr<std::unique_ptr<Model>> CreateLogregModel(const JobConfig& job) {
   const TableConfig* w = job.FindTable("w");
   if (w == nullptr || !w->sparse || w->width != 1) {
     return absl::InvalidArgumentError(absl::StrCat(

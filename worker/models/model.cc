@@ -10,8 +10,8 @@ absl::StatusOr<std::unique_ptr<Model>> CreateModel(const JobConfig& job) {
   if (job.model.type == "logreg") return CreateLogregModel(job);
   if (job.model.type == "nplm") return CreateNplmModel(job);
   return absl::InvalidArgumentError(
-      absl::StrCat(job.source, ": model.type: unknown model '",
-                   job.model.type, "' (expected logreg or nplm)"));
+      absl::StrCat(job.source, ": model.type: unknown model '", job.model.type,
+                   "' (expected logreg or nplm)"));
 }
 
 }  // namespace paramd

@@ -42,8 +42,9 @@ class LogregTest : public ::testing::Test {
 
 TEST_F(LogregTest, GradientMatchesFiniteDifferences) {
   auto data = model_->ReadData(
-      WriteData("grad.svm", "1 1:0.5 7:2\n0 7:1 9:-1.5\n# comment\n\n-1 1:1\n"
-                            "+1 9:0.25\n"));
+      WriteData("grad.svm",
+                "1 1:0.5 7:2\n0 7:1 9:-1.5\n# comment\n\n-1 1:1\n"
+                "+1 9:0.25\n"));
   ASSERT_TRUE(data.ok()) << data.status();
   ASSERT_EQ((*data)->size(), 4);
   ParamRequest request;
