@@ -103,6 +103,11 @@ int Run(const JobConfig& job, int epochs) {
         std::fprintf(stderr, "%s\n", data.status().ToString().c_str());
         return 1;
       }
+      // The order the cluster's trainers use (worker/trainer.cc).
+      if (job.shuffle) {
+        (*data)->Shuffle(ShardShuffleSeed(
+            epoch - 1, static_cast<int32_t>(&path - shards->data())));
+      }
       for (int64_t begin = 0; begin < (*data)->size(); begin += batch) {
         const int64_t end = std::min((*data)->size(), begin + batch);
         ParamRequest request;

@@ -183,9 +183,10 @@ absl::Status ReadTable(const Reader& r, const OptimizerConfig& default_opt,
 }
 
 absl::Status ReadJob(const Reader& r, JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(r.OnlyKeys(
-      {"name", "consistency", "combine", "epochs", "batch_size",
-       "lease_timeout_s", "heartbeat_interval_s", "eval_interval_s"}));
+  PARAMD_RETURN_IF_ERROR(
+      r.OnlyKeys({"name", "consistency", "combine", "epochs", "batch_size",
+                  "lease_timeout_s", "heartbeat_interval_s", "eval_interval_s",
+                  "shuffle"}));
   PARAMD_RETURN_IF_ERROR(r.Get("name", &job->name));
   std::string consistency = "bsp";
   PARAMD_RETURN_IF_ERROR(r.Get("consistency", &consistency));
@@ -206,6 +207,7 @@ absl::Status ReadJob(const Reader& r, JobConfig* job) {
   job->average = combine == "mean";
   PARAMD_RETURN_IF_ERROR(r.Get("epochs", &job->epochs));
   PARAMD_RETURN_IF_ERROR(r.Get("batch_size", &job->batch_size));
+  PARAMD_RETURN_IF_ERROR(r.Get("shuffle", &job->shuffle));
   PARAMD_RETURN_IF_ERROR(r.Get("lease_timeout_s", &job->lease_timeout_s));
   PARAMD_RETURN_IF_ERROR(
       r.Get("heartbeat_interval_s", &job->heartbeat_interval_s));

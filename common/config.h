@@ -63,6 +63,7 @@ struct JobConfig {
   bool average = true;  // bsp: average the workers' gradients (else sum)
   int epochs = 1;
   int batch_size = 32;
+  bool shuffle = true;  // train each shard's examples in a seeded random order
   double lease_timeout_s = 10;
   double heartbeat_interval_s = 1;
   double eval_interval_s = 5;  // also at every epoch end; 0: only then

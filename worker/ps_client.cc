@@ -110,19 +110,11 @@ absl::Status PsClient::PullOnce(int64_t clock,
   return status;
 }
 
-absl::StatusOr<int64_t> PsClient::Pull(int64_t clock,
-                                       const ParamRequest& request,
-                                       Params* params) {
-  const int32_t n = map_.num_shards();
-  std::vector<v1::PullRequest> requests(n);
-  std::vector<v1::PullResponse> responses(n);
-  std::map<std::string, std::vector<std::vector<uint64_t>>> keys;
-  for (const auto& [name, table_keys] : request.sparse) {
-    keys[name] = SplitKeys(map_, table_keys);
-  }
-  for (int32_t s = 0; s < n; ++s) {
+std::vector<v1::PullRequest> PsClient::PullRequests(
+    const ParamRequest& request, const KeysByShard& keys) const {
+  std::vector<v1::PullRequest> requests(map_.num_shards());
+  for (int32_t s = 0; s < map_.num_shards(); ++s) {
     requests[s].set_worker_id(worker_id_);
-    requests[s].set_clock(clock);
     for (const std::string& name : request.dense) {
       const Range range = map_.DenseRange(job_.FindTable(name)->size(), s);
       if (range.size() == 0) continue;
@@ -138,6 +130,50 @@ absl::StatusOr<int64_t> PsClient::Pull(int64_t clock,
       AppendKeys(by_shard[s], slice->mutable_keys());
     }
   }
+  return requests;
+}
+
+absl::Status PsClient::CopySlice(const v1::TableSlice& slice,
+                                 const std::vector<uint64_t>& shard_keys,
+                                 Params* params) const {
+  const TableConfig* table = job_.FindTable(slice.table());
+  int64_t count = 0;
+  if (table == nullptr ||
+      !CountFloats(slice.values(), "pulled values", &count).ok()) {
+    return absl::DataLossError(
+        absl::StrCat("malformed pulled slice of table '", slice.table(), "'"));
+  }
+  if (!table->sparse) {
+    std::vector<float>& values = params->dense[slice.table()];
+    if (count != static_cast<int64_t>(slice.length()) ||
+        slice.offset() + static_cast<uint64_t>(count) > values.size()) {
+      return absl::DataLossError("pulled dense slice has the wrong size");
+    }
+    CopyFloats(slice.values(),
+               absl::MakeSpan(values).subspan(slice.offset(), count));
+    return absl::OkStatus();
+  }
+  const int64_t w = table->width;
+  if (count != static_cast<int64_t>(shard_keys.size()) * w) {
+    return absl::DataLossError("pulled sparse slice has the wrong size");
+  }
+  SparseRows& rows = params->sparse[slice.table()];
+  for (size_t i = 0; i < shard_keys.size(); ++i) {
+    CopyFloats(slice.values().substr(i * w * sizeof(float), w * sizeof(float)),
+               rows.RowAt(rows.Add(shard_keys[i])));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> PsClient::Pull(int64_t clock,
+                                       const ParamRequest& request,
+                                       Params* params) {
+  KeysByShard keys;
+  for (const auto& [name, table_keys] : request.sparse) {
+    keys[name] = SplitKeys(map_, table_keys);
+  }
+  std::vector<v1::PullRequest> requests = PullRequests(request, keys);
+  std::vector<v1::PullResponse> responses(map_.num_shards());
   int64_t behind_version = -1;
   do {
     if (behind_version >= 0) clock = behind_version;
@@ -148,35 +184,18 @@ absl::StatusOr<int64_t> PsClient::Pull(int64_t clock,
   params->dense.clear();
   params->sparse.clear();
   for (const std::string& name : request.dense) {
-    params->dense[name].assign(job_.FindTable(name)->size(), 0.0f);
+    params->dense[name].resize(job_.FindTable(name)->size());
   }
   for (const auto& [name, by_shard] : keys) {
     params->sparse[name] = SparseRows(job_.FindTable(name)->width);
   }
-  for (int32_t s = 0; s < n; ++s) {
+  static const std::vector<uint64_t> kNoKeys;
+  for (int32_t s = 0; s < map_.num_shards(); ++s) {
     for (const v1::TableSlice& slice : responses[s].slices()) {
-      const TableConfig* table = job_.FindTable(slice.table());
-      int64_t count = 0;
-      absl::Status ok = CountFloats(slice.values(), "pulled values", &count);
-      if (!ok.ok()) return ok;
-      if (!table->sparse) {
-        if (count != static_cast<int64_t>(slice.length())) {
-          return absl::DataLossError("pulled dense slice has wrong size");
-        }
-        CopyFloats(slice.values(), absl::MakeSpan(params->dense[slice.table()])
-                                       .subspan(slice.offset(), count));
-        continue;
-      }
-      const std::vector<uint64_t>& shard_keys = keys[slice.table()][s];
-      if (count != static_cast<int64_t>(shard_keys.size()) * table->width) {
-        return absl::DataLossError("pulled sparse slice has wrong size");
-      }
-      SparseRows& rows = params->sparse[slice.table()];
-      for (size_t i = 0; i < shard_keys.size(); ++i) {
-        CopyFloats(slice.values().substr(i * table->width * sizeof(float),
-                                         table->width * sizeof(float)),
-                   rows.RowAt(rows.Add(shard_keys[i])));
-      }
+      auto it = keys.find(slice.table());
+      absl::Status copied =
+          CopySlice(slice, it == keys.end() ? kNoKeys : it->second[s], params);
+      if (!copied.ok()) return copied;
     }
   }
   return clock;

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,19 @@ class PsClient {
   int32_t num_shards() const { return map_.num_shards(); }
 
  private:
+  // Sparse keys of each table, split by shard.
+  using KeysByShard = std::map<std::string, std::vector<std::vector<uint64_t>>>;
+
+  // One PullRequest per shard for `request` (clock not yet set).
+  std::vector<paramd::v1::PullRequest> PullRequests(
+      const ParamRequest& request, const KeysByShard& keys) const;
+
+  // Copies one pulled slice into `params`; `shard_keys` are the keys the
+  // slice answers (sparse tables). Fails with DataLoss on a malformed reply.
+  absl::Status CopySlice(const paramd::v1::TableSlice& slice,
+                         const std::vector<uint64_t>& shard_keys,
+                         Params* params) const;
+
   // One pull fan-out at `clock`. Sets *behind_version to the highest version
   // of shards that said the clock is behind, or -1.
   absl::Status PullOnce(int64_t clock,

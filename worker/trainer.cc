@@ -57,6 +57,9 @@ absl::Status Trainer::TrainShard(const v1::Lease& lease) {
                        lease.shard(), " (", lease.path(), ")"));
   PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> data,
                           model_->ReadData(lease.path()));
+  // The same order whichever worker trains the shard.
+  if (job_.shuffle)
+    data->Shuffle(ShardShuffleSeed(lease.epoch(), lease.shard()));
   BatchStats shard;
   for (int64_t begin = 0; begin < data->size(); begin += job_.batch_size) {
     if (stop_->load()) return absl::CancelledError("stopped mid-shard");

