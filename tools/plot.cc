@@ -46,19 +46,24 @@ set xlabel 'examples'
 set ylabel 'training loss'
 plot 'CSV' every ::1 using 2:4 with lines title 'train loss'
 set ylabel 'EVALNAME'
+EVALSCALE
 plot 'CSV' every ::1 using 5:EVALCOL with linespoints title 'EVALNAME'
+unset logscale y
 set xlabel 'seconds'
 set ylabel 'training loss'
 plot 'CSV' every ::1 using 1:4 with lines title 'train loss'
 set ylabel 'EVALNAME'
+EVALSCALE
 plot 'CSV' every ::1 using 1:EVALCOL with linespoints title 'EVALNAME'
 unset multiplot
 )";
-  return absl::StrReplaceAll(script, {{"PNG", png},
-                                      {"CSV", csv},
-                                      {"TITLE", title},
-                                      {"EVALCOL", eval_col},
-                                      {"EVALNAME", eval_name}});
+  return absl::StrReplaceAll(script,
+                             {{"PNG", png},
+                              {"CSV", csv},
+                              {"TITLE", title},
+                              {"EVALCOL", eval_col},
+                              {"EVALSCALE", perplexity ? "set logscale y" : ""},
+                              {"EVALNAME", eval_name}});
 }
 
 }  // namespace

@@ -153,19 +153,17 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
         e.epoch() + 1, e.shards_done(), e.completions(), e.examples(),
         e.train_loss()));
   }
-  int dead = 0;
-  for (const v1::WorkerStatus& w : status.workers()) dead += !w.alive();
   return absl::StrFormat(
       "{\n  \"job\": \"%s\",\n  \"done\": %s,\n  \"eval_final\": %s,\n"
       "  \"metrics\": {%s},\n  \"wall_time_s\": %.3f,\n  \"examples\": %d,\n"
       "  \"examples_per_s\": %.3f,\n  \"num_shards\": %d,\n"
       "  \"epochs\": [\n    %s\n  ],\n  \"failures\": {\"expired_leases\": %d, "
-      "\"dead_workers\": %d, \"failed_processes\": [%s]}\n}\n",
+      "\"failed_processes\": [%s]}\n}\n",
       status.job(), status.done() ? "true" : "false",
       status.eval_final() ? "true" : "false", absl::StrJoin(metrics, ", "),
       elapsed_s, status.examples(),
       status.examples() / std::max(elapsed_s, 1e-3), status.num_shards(),
-      absl::StrJoin(epochs, ",\n    "), status.expired_leases(), dead,
+      absl::StrJoin(epochs, ",\n    "), status.expired_leases(),
       absl::StrJoin(failed, ", ", [](std::string* out, const std::string& f) {
         absl::StrAppend(out, "\"", f, "\"");
       }));
