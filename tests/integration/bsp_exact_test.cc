@@ -95,9 +95,7 @@ class BspExactTest : public ::testing::TestWithParam<const char*> {
     auto cluster = TestCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
-    auto job = LoadJobConfig(cluster_->dir() + "/cluster.yaml");
-    ASSERT_TRUE(job.ok()) << job.status();
-    job_ = *job;
+    job_ = cluster_->cluster().job();  // as the coordinator loaded it
     auto status = cluster_->Status();
     ASSERT_TRUE(status.ok()) << status.status();
     servers_.assign(status->servers().begin(), status->servers().end());

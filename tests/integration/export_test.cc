@@ -103,9 +103,7 @@ class ExportTest : public ::testing::Test {
     auto cluster = TestCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
-    auto job = LoadJobConfig(cluster_->dir() + "/cluster.yaml");
-    ASSERT_TRUE(job.ok()) << job.status();
-    job_ = *job;
+    job_ = cluster_->cluster().job();  // as the coordinator loaded it
     auto servers = FetchServers(coordinator(), job_);
     ASSERT_TRUE(servers.ok()) << servers.status();
     servers_ = *servers;
