@@ -186,7 +186,7 @@ absl::Status ReadJob(const Reader& r, JobConfig* job) {
   PARAMD_RETURN_IF_ERROR(
       r.OnlyKeys({"name", "consistency", "combine", "epochs", "batch_size",
                   "lease_timeout_s", "heartbeat_interval_s", "eval_interval_s",
-                  "shuffle"}));
+                  "shuffle", "staleness"}));
   PARAMD_RETURN_IF_ERROR(r.Get("name", &job->name));
   std::string consistency = "bsp";
   PARAMD_RETURN_IF_ERROR(r.Get("consistency", &consistency));
@@ -194,9 +194,17 @@ absl::Status ReadJob(const Reader& r, JobConfig* job) {
     job->consistency = Consistency::kBsp;
   } else if (consistency == "asp") {
     job->consistency = Consistency::kAsp;
+  } else if (consistency == "ssp") {
+    job->consistency = Consistency::kSsp;
+    PARAMD_RETURN_IF_ERROR(r.Require("staleness"));
   } else {
-    return r.Error("consistency",
-                   absl::StrCat("must be bsp or asp, got '", consistency, "'"));
+    return r.Error("consistency", absl::StrCat("must be bsp, asp or ssp, got '",
+                                               consistency, "'"));
+  }
+  PARAMD_RETURN_IF_ERROR(r.Get("staleness", &job->staleness));
+  if (job->staleness < 0) return r.Error("staleness", "must be >= 0");
+  if (job->staleness > 0 && job->consistency != Consistency::kSsp) {
+    return r.Error("staleness", "applies to consistency: ssp only");
   }
   std::string combine = "mean";
   PARAMD_RETURN_IF_ERROR(r.Get("combine", &combine));
@@ -242,6 +250,26 @@ absl::Status ReadData(const Reader& r, const std::string& base_dir,
   job->train_glob = Resolve(base_dir, job->train_glob);
   job->eval_path = Resolve(base_dir, job->eval_path);
   job->test_path = Resolve(base_dir, job->test_path);
+  return absl::OkStatus();
+}
+
+absl::Status ReadCheckpoint(const Reader& r, const std::string& base_dir,
+                            CheckpointConfig* checkpoint) {
+  PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"dir", "every_s", "every_steps", "keep"}));
+  PARAMD_RETURN_IF_ERROR(r.Get("dir", &checkpoint->dir));
+  PARAMD_RETURN_IF_ERROR(r.Get("every_s", &checkpoint->every_s));
+  PARAMD_RETURN_IF_ERROR(r.Get("every_steps", &checkpoint->every_steps));
+  PARAMD_RETURN_IF_ERROR(r.Get("keep", &checkpoint->keep));
+  if (!(checkpoint->every_s >= 0)) return r.Error("every_s", "must be >= 0");
+  if (checkpoint->every_steps < 0) {
+    return r.Error("every_steps", "must be >= 0");
+  }
+  if (checkpoint->keep < 1) return r.Error("keep", "must be at least 1");
+  if (checkpoint->dir.empty() &&
+      (checkpoint->every_s > 0 || checkpoint->every_steps > 0)) {
+    return r.Error("dir", "is required to take checkpoints");
+  }
+  checkpoint->dir = Resolve(base_dir, checkpoint->dir);
   return absl::OkStatus();
 }
 
@@ -291,8 +319,8 @@ absl::Status ReadTables(const Reader& r, JobConfig* job) {
 
 absl::Status ReadAll(const Reader& r, const std::string& base_dir,
                      JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(
-      r.OnlyKeys({"job", "cluster", "data", "model", "optimizer", "tables"}));
+  PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"job", "cluster", "data", "model",
+                                     "optimizer", "tables", "checkpoint"}));
   PARAMD_RETURN_IF_ERROR(r.Require("job"));
   PARAMD_RETURN_IF_ERROR(r.Require("data"));
   PARAMD_RETURN_IF_ERROR(r.Require("model"));
@@ -300,6 +328,8 @@ absl::Status ReadAll(const Reader& r, const std::string& base_dir,
   PARAMD_RETURN_IF_ERROR(ReadCluster(r.Child("cluster"), job));
   PARAMD_RETURN_IF_ERROR(ReadData(r.Child("data"), base_dir, job));
   PARAMD_RETURN_IF_ERROR(ReadModel(r.Child("model"), &job->model));
+  PARAMD_RETURN_IF_ERROR(
+      ReadCheckpoint(r.Child("checkpoint"), base_dir, &job->checkpoint));
   return ReadTables(r, job);
 }
 

@@ -47,7 +47,15 @@ struct TableConfig {
   int64_t size() const;
 };
 
-enum class Consistency { kAsp, kBsp };
+enum class Consistency { kAsp, kBsp, kSsp };
+
+// When and where the cluster writes consistent checkpoints.
+struct CheckpointConfig {
+  std::string dir;          // empty: no checkpoints; relative to the YAML
+  double every_s = 0;       // coordinator asks every this many seconds; 0 off
+  int64_t every_steps = 0;  // ... or every this many steps (versions); 0 off
+  int keep = 3;             // newest checkpoints kept per daemon
+};
 
 struct ModelConfig {
   std::string type;                      // logreg | nplm
@@ -60,6 +68,7 @@ struct JobConfig {
   std::string base_dir;  // folder relative data paths resolve against
   ModelConfig model;
   Consistency consistency = Consistency::kBsp;
+  int staleness = 0;    // ssp: clocks a worker may run ahead of the slowest
   bool average = true;  // bsp: average the workers' gradients (else sum)
   int epochs = 1;
   int batch_size = 32;
@@ -73,6 +82,7 @@ struct JobConfig {
   int num_servers = 1;
   int num_workers = 1;  // how many trainers `paramctl launch` starts
   std::vector<TableConfig> tables;
+  CheckpointConfig checkpoint;
 
   // Returns the table with this name, or nullptr.
   const TableConfig* FindTable(const std::string& name) const;

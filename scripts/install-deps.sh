@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev libeigen3-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 gnuplot-nox ca-certificates
+  zlib1g-dev python3 gnuplot-nox ca-certificates iproute2
 )
 
 missing=()

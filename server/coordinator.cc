@@ -4,9 +4,17 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/checkpoint_file.h"
 #include "common/logging.h"
 
 namespace paramd {
+namespace {
+
+// Job progress files: <checkpoint.dir>/coordinator-<seq>.ckpt.
+constexpr char kStatePrefix[] = "coordinator-";
+constexpr char kStateSuffix[] = ".ckpt";
+
+}  // namespace
 
 Coordinator::Coordinator(JobConfig job, std::string config_yaml,
                          std::vector<std::string> shards)
@@ -16,7 +24,68 @@ Coordinator::Coordinator(JobConfig job, std::string config_yaml,
       started_(absl::Now()),
       servers_(job_.num_servers),
       book_(static_cast<int32_t>(shards_.size()), job_.epochs,
-            absl::Seconds(job_.lease_timeout_s)) {}
+            absl::Seconds(job_.lease_timeout_s)),
+      recovery_(job_, job_.num_servers) {}
+
+absl::Status Coordinator::Restore() {
+  absl::MutexLock lock(&mu_);
+  if (job_.checkpoint.dir.empty()) return absl::OkStatus();
+  auto files =
+      ListNumberedFiles(job_.checkpoint.dir, kStatePrefix, kStateSuffix);
+  for (auto it = files.rbegin(); it != files.rend(); ++it) {
+    absl::StatusOr<std::string> payload = ReadCheckpointFile(it->second);
+    paramd::v1::CoordinatorState state;
+    if (payload.ok() && !state.ParseFromString(*payload)) {
+      payload = absl::DataLossError(absl::StrCat(it->second, ": unparsable"));
+    }
+    if (payload.ok() && state.job() != job_.name) {
+      payload = absl::DataLossError(
+          absl::StrCat(it->second, ": belongs to job '", state.job(), "'"));
+    }
+    absl::Status rebuilt = payload.status();
+    if (rebuilt.ok()) {
+      rebuilt = book_.Rebuild(
+          {state.completions().begin(), state.completions().end()});
+    }
+    if (!rebuilt.ok()) {
+      LogWarning(
+          absl::StrCat("skipping coordinator state: ", rebuilt.message()));
+      continue;
+    }
+    book_.Resume(state.next_lease_id(), state.expired_leases());
+    recovery_.Restore(state);
+    next_worker_id_ = std::max<uint64_t>(1, state.next_worker_id());
+    state_seq_ = static_cast<uint64_t>(it->first);
+    reclaim_until_ = absl::Now() + absl::Seconds(job_.lease_timeout_s);
+    LogInfo(absl::StrCat("restored job progress from ", it->second, ": epoch ",
+                         book_.epoch() + 1, "/", job_.epochs, ", ",
+                         state.completions_size(), " shards done, generation ",
+                         state.generation()));
+    return absl::OkStatus();
+  }
+  return absl::OkStatus();
+}
+
+void Coordinator::PersistLocked() {
+  if (job_.checkpoint.dir.empty()) return;
+  paramd::v1::CoordinatorState state;
+  state.set_job(job_.name);
+  state.set_next_worker_id(next_worker_id_);
+  for (const auto& done : book_.log()) *state.add_completions() = done;
+  state.set_expired_leases(book_.expired());
+  state.set_next_lease_id(book_.next_lease_id());
+  recovery_.Save(&state);
+  const std::string path =
+      absl::StrCat(job_.checkpoint.dir, "/",
+                   NumberedFileName(kStatePrefix, ++state_seq_, kStateSuffix));
+  absl::Status written = WriteCheckpointFile(path, state.SerializeAsString());
+  if (!written.ok()) {
+    LogError(absl::StrCat("job progress not saved: ", written.message()));
+    return;
+  }
+  PruneNumberedFiles(job_.checkpoint.dir, kStatePrefix, kStateSuffix,
+                     job_.checkpoint.keep);
+}
 
 absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
                                                     int32_t requested) {
@@ -44,21 +113,42 @@ absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
     LogInfo(absl::StrCat("server ", address, " holds shard ", shard));
   }
   servers_[shard] = address;
+  recovery_.ServerStarted(shard, !book_.log().empty());
   return shard;
 }
 
-std::set<uint64_t> Coordinator::LiveTrainers() {
+absl::Status Coordinator::ServerHeartbeat(
+    const paramd::v1::ServerHeartbeatRequest& report,
+    paramd::v1::ServerHeartbeatResponse* response) {
   absl::MutexLock lock(&mu_);
-  std::set<uint64_t> live;
+  const int32_t shard = report.shard();
+  if (shard < 0 || shard >= static_cast<int32_t>(servers_.size())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "shard ", shard, " is outside [0, ", servers_.size(), ")"));
+  }
+  // A coordinator that restarted learns the servers from their heartbeats.
+  if (servers_[shard].empty() && !report.address().empty()) {
+    servers_[shard] = report.address();
+    LogInfo(absl::StrCat("server ", report.address(), " holds shard ", shard,
+                         " (heard from its heartbeat)"));
+  }
+  recovery_.Report(report, absl::Now());
+  recovery_.FillResponse(shard, response);
+  for (uint64_t id : LiveTrainersLocked()) response->add_live_workers(id);
+  return absl::OkStatus();
+}
+
+std::vector<uint64_t> Coordinator::LiveTrainersLocked() const {
+  std::vector<uint64_t> live;
   for (const auto& [id, w] : workers_) {
-    if (w.alive && w.role == "trainer") live.insert(id);
+    if (w.alive && w.role == "trainer") live.push_back(id);
   }
   return live;
 }
 
 absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
-    const std::string& host, const std::string& role,
-    std::vector<std::string>* servers) {
+    const std::string& host, const std::string& role, uint64_t old_id,
+    std::optional<LeaseInfo>* held, std::vector<std::string>* servers) {
   if (role != "trainer" && role != "evaluator") {
     return absl::InvalidArgumentError(
         absl::StrCat("role must be trainer or evaluator, got '", role, "'"));
@@ -70,13 +160,30 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
           absl::StrCat("waiting for parameter server ", s, " to register"));
     }
   }
-  const uint64_t id = next_worker_id_++;
+  if (old_id != 0 && workers_.count(old_id) > 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("worker id ", old_id, " is already registered"));
+  }
+  const uint64_t id = old_id != 0 ? old_id : next_worker_id_;
+  next_worker_id_ = std::max(next_worker_id_, id + 1);
   WorkerEntry& entry = workers_[id];
   entry.host = host;
   entry.role = role;
   entry.last_seen = absl::Now();
   *servers = servers_;
-  LogInfo(absl::StrCat(role, " ", id, " registered from ", host));
+  if (held->has_value()) {
+    if ((*held)->generation == recovery_.generation() &&
+        book_.Reclaim(id, **held, absl::Now())) {
+      LogInfo(absl::StrCat("worker ", id, " keeps shard ", (*held)->shard,
+                           " of epoch ", (*held)->epoch + 1));
+    } else {
+      held->reset();
+    }
+  }
+  LogInfo(absl::StrCat(role, " ", id,
+                       old_id != 0 ? " came back" : " registered", " from ",
+                       host));
+  PersistLocked();
   return id;
 }
 
@@ -89,7 +196,8 @@ absl::Status Coordinator::CheckWorkerLocked(uint64_t worker) const {
 }
 
 absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
-                                    double loss_sum, bool* done) {
+                                    double loss_sum,
+                                    paramd::v1::HeartbeatResponse* response) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
   WorkerEntry& entry = workers_[worker];
@@ -101,25 +209,39 @@ absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
   entry.examples = examples;
   entry.loss_sum = loss_sum;
   book_.Renew(worker, absl::Now());
-  *done = book_.done();
+  response->set_job_done(book_.done());
+  response->set_generation(recovery_.generation());
+  for (const std::string& s : servers_) response->add_servers(s);
+  for (const auto& [id, lease] : book_.leases()) {
+    if (lease.worker_id == worker) response->add_leases(id);
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(uint64_t worker,
-                                                           LeaseInfo* lease,
-                                                           std::string* path) {
+absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(
+    uint64_t worker, LeaseInfo* lease, std::string* path,
+    std::vector<std::string>* servers) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
   if (workers_[worker].role != "trainer") {
     return absl::FailedPreconditionError("only trainers lease shards");
   }
+  if (!book_.done() && (recovery_.Settling() || absl::Now() < reclaim_until_)) {
+    return LeaseBook::Grant::kWait;
+  }
   const LeaseBook::Grant grant = book_.Acquire(worker, absl::Now(), lease);
-  if (grant == LeaseBook::Grant::kLeased) *path = shards_[lease->shard];
+  if (grant == LeaseBook::Grant::kLeased) {
+    lease->generation = recovery_.generation();
+    *path = shards_[lease->shard];
+    *servers = servers_;
+    PersistLocked();
+  }
   return grant;
 }
 
 absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
-                                        uint64_t examples, double loss_sum) {
+                                        uint64_t examples, double loss_sum,
+                                        int64_t clock) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
   if (!std::isfinite(loss_sum)) {
@@ -127,7 +249,8 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
   }
   const int32_t epoch = book_.epoch();
   absl::Status status =
-      book_.Complete(worker, lease_id, examples, loss_sum, absl::Now());
+      book_.Complete(worker, lease_id, examples, loss_sum, clock, absl::Now());
+  if (status.ok()) PersistLocked();
   if (status.ok() && book_.epoch() != epoch) {
     const EpochLedger& done = book_.ledger()[epoch];
     LogInfo(absl::StrCat("epoch ", epoch + 1, "/", job_.epochs,
@@ -135,6 +258,34 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
                          done.loss_sum / std::max<uint64_t>(1, done.examples)));
   }
   return status;
+}
+
+absl::Status Coordinator::ReleaseShard(uint64_t worker, uint64_t lease_id) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
+  return book_.Return(worker, lease_id);
+}
+
+absl::StatusOr<paramd::v1::CheckpointOrder> Coordinator::Checkpoint() {
+  absl::MutexLock lock(&mu_);
+  return recovery_.Order(absl::Now(), book_.log().size());
+}
+
+void Coordinator::RollBackLocked(const Rollback& rollback) {
+  std::vector<paramd::v1::Completion> kept;
+  const auto& log = book_.log();
+  for (size_t i = 0; i < log.size(); ++i) {
+    if (rollback.Keeps(log[i], i)) kept.push_back(log[i]);
+  }
+  const size_t dropped = log.size() - kept.size();
+  // The kept completions are a prefix of a valid log, so this cannot fail.
+  absl::Status rebuilt = book_.Rebuild(kept);
+  if (!rebuilt.ok()) LogError(rebuilt.ToString());
+  LogWarning(absl::StrCat("rollback: ", dropped,
+                          " completed shard(s) undone; epoch ",
+                          book_.epoch() + 1, ", ", kept.size(),
+                          " shards done; every lease revoked"));
+  PersistLocked();
 }
 
 absl::Status Coordinator::ReportEval(
@@ -164,6 +315,11 @@ void Coordinator::Tick() {
   if (int n = book_.Expire(now); n > 0) {
     LogWarning(absl::StrCat(n, " lease(s) expired and were requeued"));
   }
+  if (std::optional<Rollback> rollback = recovery_.MaybeRollBack()) {
+    RollBackLocked(*rollback);
+  }
+  recovery_.MaybeOrder(now, book_.log().size());
+  if (recovery_.MaybeFinish(now).has_value()) PersistLocked();
 }
 
 void Coordinator::FillEpochsLocked(
@@ -227,6 +383,14 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   for (const auto& [name, value] : eval_)
     (*status.mutable_eval())[name] = value;
   status.set_eval_final(eval_final_);
+  status.set_generation(recovery_.generation());
+  for (const auto& record : recovery_.records()) {
+    paramd::v1::CheckpointStatus* out = status.add_checkpoints();
+    out->set_id(record.id());
+    *out->mutable_versions() = record.versions();
+  }
+  for (int64_t v : recovery_.versions()) status.add_server_versions(v);
+  for (int64_t v : recovery_.rollbacks()) status.add_rollbacks(v);
   return status;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "common/config.h"
 #include "paramd/v1/coordinator.pb.h"
 #include "server/lease_book.h"
+#include "server/recovery.h"
 
 namespace paramd {
 
@@ -28,42 +30,59 @@ class Coordinator {
   Coordinator(JobConfig job, std::string config_yaml,
               std::vector<std::string> shards);
 
+  // Picks up the job's progress from the newest valid state file in the
+  // checkpoint directory, if any (a truncated or corrupted one is logged
+  // and the one before it used). Call once, before serving.
+  absl::Status Restore() ABSL_LOCKS_EXCLUDED(mu_);
+
   const JobConfig& job() const { return job_; }
   const std::string& config_yaml() const { return config_yaml_; }
 
   // Assigns `requested` (or, if -1, the lowest free shard) to the server at
-  // `address`. A server re-registering its own shard replaces the old
-  // address. Fails with ResourceExhausted when every shard is taken and
-  // InvalidArgument for a shard out of range.
+  // `address`, a process that just started. A server re-registering its own
+  // shard replaces the old address. If the job has made progress, the
+  // cluster rolls back (see Recovery). Fails with ResourceExhausted when
+  // every shard is taken and InvalidArgument for a shard out of range.
   absl::StatusOr<int32_t> RegisterServer(const std::string& address,
                                          int32_t requested)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Returns the live trainers.
-  std::set<uint64_t> LiveTrainers() ABSL_LOCKS_EXCLUDED(mu_);
+  // A server's heartbeat: records its state and fills what it must do.
+  // Fails with InvalidArgument for a shard out of range.
+  absl::Status ServerHeartbeat(const paramd::v1::ServerHeartbeatRequest& report,
+                               paramd::v1::ServerHeartbeatResponse* response)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Registers a worker and returns its id and the server addresses. Fails
-  // with Unavailable until every shard has a server, and InvalidArgument
-  // for an unknown role.
+  // Registers a worker and returns its id and the server addresses. A
+  // worker coming back after a coordinator restart passes its old id (kept)
+  // and the lease it held (kept if its shard is still open: then *held is
+  // left set, else cleared). Fails with Unavailable until every shard has a
+  // server, and InvalidArgument for an unknown role or an id in use.
   absl::StatusOr<uint64_t> RegisterWorker(const std::string& host,
                                           const std::string& role,
+                                          uint64_t old_id,
+                                          std::optional<LeaseInfo>* held,
                                           std::vector<std::string>* servers)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Notes the worker alive and renews its leases. Fails with NotFound for an
-  // unknown worker, which should register again. Sets *done when training is
-  // over.
+  // Notes the worker alive, renews its leases and fills the response.
+  // Fails with NotFound for an unknown worker, which should register again.
   absl::Status Heartbeat(uint64_t worker, uint64_t examples, double loss_sum,
-                         bool* done) ABSL_LOCKS_EXCLUDED(mu_);
-
-  // Leases the next shard to `worker` (see LeaseBook), filling its path.
-  absl::StatusOr<LeaseBook::Grant> AcquireShard(uint64_t worker,
-                                                LeaseInfo* lease,
-                                                std::string* path)
+                         paramd::v1::HeartbeatResponse* response)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Leases the next shard to `worker` (see LeaseBook), filling its path
+  // and the servers. Waits (kWait) while the cluster rolls back.
+  absl::StatusOr<LeaseBook::Grant> AcquireShard(
+      uint64_t worker, LeaseInfo* lease, std::string* path,
+      std::vector<std::string>* servers) ABSL_LOCKS_EXCLUDED(mu_);
+
   absl::Status CompleteShard(uint64_t worker, uint64_t lease_id,
-                             uint64_t examples, double loss_sum)
+                             uint64_t examples, double loss_sum, int64_t clock)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Takes back an unfinished lease.
+  absl::Status ReleaseShard(uint64_t worker, uint64_t lease_id)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::Status ReportEval(uint64_t worker,
@@ -71,8 +90,13 @@ class Coordinator {
                           uint64_t examples_seen, bool final)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Orders a checkpoint of every server (see Recovery::Order).
+  absl::StatusOr<paramd::v1::CheckpointOrder> Checkpoint()
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Marks workers silent for longer than the lease timeout dead, releasing
-  // their leases, and expires overdue leases. Call periodically.
+  // their leases; expires overdue leases; starts rollbacks and orders and
+  // records checkpoints. Call periodically.
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The whole job's state.
@@ -90,8 +114,15 @@ class Coordinator {
 
   absl::Status CheckWorkerLocked(uint64_t worker) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  std::vector<uint64_t> LiveTrainersLocked() const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void FillEpochsLocked(paramd::v1::GetStatusResponse* status) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Applies a rollback to the job's progress.
+  void RollBackLocked(const Rollback& rollback)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the durable state (see CoordinatorState); logs failures.
+  void PersistLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const JobConfig job_;
   const std::string config_yaml_;
@@ -103,6 +134,11 @@ class Coordinator {
   std::map<uint64_t, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
   uint64_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
   LeaseBook book_ ABSL_GUARDED_BY(mu_);
+  Recovery recovery_ ABSL_GUARDED_BY(mu_);
+  // After a restart, leases are handed out only from then, so workers
+  // coming back can reclaim theirs first.
+  absl::Time reclaim_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  uint64_t state_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, double> eval_ ABSL_GUARDED_BY(mu_);
   bool eval_final_ ABSL_GUARDED_BY(mu_) = false;
 };

@@ -20,6 +20,15 @@ ServerUnaryReactor* Finish(CallbackServerContext* context,
   return reactor;
 }
 
+LeaseInfo FromProto(const v1::Lease& lease) {
+  LeaseInfo info;
+  info.lease_id = lease.lease_id();
+  info.shard = lease.shard();
+  info.epoch = lease.epoch();
+  info.generation = lease.generation();
+  return info;
+}
+
 }  // namespace
 
 ServerUnaryReactor* CoordinatorService::RegisterServer(
@@ -31,26 +40,27 @@ ServerUnaryReactor* CoordinatorService::RegisterServer(
     response->set_shard(*shard);
     response->set_num_shards(coordinator_->job().num_servers);
     response->set_config_yaml(coordinator_->config_yaml());
+    response->set_config_dir(coordinator_->job().base_dir);
   }
   return Finish(context, shard.status());
 }
 
 ServerUnaryReactor* CoordinatorService::ServerHeartbeat(
-    CallbackServerContext* context, const v1::ServerHeartbeatRequest*,
+    CallbackServerContext* context, const v1::ServerHeartbeatRequest* request,
     v1::ServerHeartbeatResponse* response) {
-  for (uint64_t id : coordinator_->LiveTrainers()) {
-    response->add_live_workers(id);
-  }
-  return Finish(context, absl::OkStatus());
+  return Finish(context, coordinator_->ServerHeartbeat(*request, response));
 }
 
 ServerUnaryReactor* CoordinatorService::RegisterWorker(
     CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
   std::vector<std::string> servers;
-  absl::StatusOr<uint64_t> id =
-      coordinator_->RegisterWorker(request->host(), request->role(), &servers);
+  std::optional<LeaseInfo> held;
+  if (request->has_held()) held = FromProto(request->held());
+  absl::StatusOr<uint64_t> id = coordinator_->RegisterWorker(
+      request->host(), request->role(), request->worker_id(), &held, &servers);
   if (id.ok()) {
+    if (held.has_value()) *response->mutable_held() = request->held();
     response->set_worker_id(*id);
     response->set_config_yaml(coordinator_->config_yaml());
     for (const std::string& s : servers) response->add_servers(s);
@@ -64,11 +74,9 @@ ServerUnaryReactor* CoordinatorService::RegisterWorker(
 ServerUnaryReactor* CoordinatorService::Heartbeat(
     CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
-  bool done = false;
-  absl::Status status = coordinator_->Heartbeat(
-      request->worker_id(), request->examples(), request->loss_sum(), &done);
-  response->set_job_done(done);
-  return Finish(context, status);
+  return Finish(context, coordinator_->Heartbeat(
+                             request->worker_id(), request->examples(),
+                             request->loss_sum(), response));
 }
 
 ServerUnaryReactor* CoordinatorService::AcquireShard(
@@ -76,8 +84,9 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
     v1::AcquireShardResponse* response) {
   LeaseInfo lease;
   std::string path;
+  std::vector<std::string> servers;
   absl::StatusOr<LeaseBook::Grant> grant =
-      coordinator_->AcquireShard(request->worker_id(), &lease, &path);
+      coordinator_->AcquireShard(request->worker_id(), &lease, &path, &servers);
   if (!grant.ok()) return Finish(context, grant.status());
   switch (*grant) {
     case LeaseBook::Grant::kLeased:
@@ -88,6 +97,8 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
       response->mutable_lease()->set_path(path);
       response->mutable_lease()->set_timeout_s(
           coordinator_->job().lease_timeout_s);
+      response->mutable_lease()->set_generation(lease.generation);
+      for (const std::string& s : servers) response->add_servers(s);
       break;
     case LeaseBook::Grant::kWait:
       response->set_state(v1::AcquireShardResponse::WAIT);
@@ -102,9 +113,28 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
 ServerUnaryReactor* CoordinatorService::CompleteShard(
     CallbackServerContext* context, const v1::CompleteShardRequest* request,
     v1::CompleteShardResponse*) {
-  return Finish(context, coordinator_->CompleteShard(
-                             request->worker_id(), request->lease_id(),
-                             request->examples(), request->loss_sum()));
+  return Finish(
+      context, coordinator_->CompleteShard(
+                   request->worker_id(), request->lease_id(),
+                   request->examples(), request->loss_sum(), request->clock()));
+}
+
+ServerUnaryReactor* CoordinatorService::ReleaseShard(
+    CallbackServerContext* context, const v1::ReleaseShardRequest* request,
+    v1::ReleaseShardResponse*) {
+  return Finish(context, coordinator_->ReleaseShard(request->worker_id(),
+                                                    request->lease_id()));
+}
+
+ServerUnaryReactor* CoordinatorService::Checkpoint(
+    CallbackServerContext* context, const v1::CheckpointRequest*,
+    v1::CheckpointResponse* response) {
+  absl::StatusOr<v1::CheckpointOrder> order = coordinator_->Checkpoint();
+  if (order.ok()) {
+    response->set_id(order->id());
+    response->set_version(order->version());
+  }
+  return Finish(context, order.status());
 }
 
 ServerUnaryReactor* CoordinatorService::ReportEval(

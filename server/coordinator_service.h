@@ -38,6 +38,14 @@ class CoordinatorService final
       grpc::CallbackServerContext* context,
       const paramd::v1::CompleteShardRequest* request,
       paramd::v1::CompleteShardResponse* response) override;
+  grpc::ServerUnaryReactor* ReleaseShard(
+      grpc::CallbackServerContext* context,
+      const paramd::v1::ReleaseShardRequest* request,
+      paramd::v1::ReleaseShardResponse* response) override;
+  grpc::ServerUnaryReactor* Checkpoint(
+      grpc::CallbackServerContext* context,
+      const paramd::v1::CheckpointRequest* request,
+      paramd::v1::CheckpointResponse* response) override;
   grpc::ServerUnaryReactor* ReportEval(
       grpc::CallbackServerContext* context,
       const paramd::v1::ReportEvalRequest* request,

@@ -1,5 +1,7 @@
 #include "server/lease_book.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace paramd {
@@ -42,7 +44,7 @@ void LeaseBook::Renew(uint64_t worker, absl::Time now) {
 
 absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
                                  uint64_t examples, double loss_sum,
-                                 absl::Time now) {
+                                 int64_t clock, absl::Time now) {
   Expire(now);
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || it->second.worker_id != worker) {
@@ -50,16 +52,76 @@ absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
         absl::StrCat("lease ", lease_id, " is not held by worker ", worker,
                      " (it expired and its shard went to another worker)"));
   }
-  const LeaseInfo lease = it->second;
+  paramd::v1::Completion done;
+  done.set_epoch(it->second.epoch);
+  done.set_shard(it->second.shard);
+  done.set_examples(examples);
+  done.set_loss_sum(loss_sum);
+  done.set_clock(clock);
+  done.set_worker_id(worker);
   leases_.erase(it);
-  EpochLedger& ledger = ledger_[lease.epoch];
-  if (ledger.completions[lease.shard]++ == 0) ++ledger.shards_done;
-  ledger.examples += examples;
-  ledger.loss_sum += loss_sum;
-  if (ledger.shards_done == num_shards_ && lease.epoch == epoch_) {
+  Record(done);
+  return absl::OkStatus();
+}
+
+void LeaseBook::Record(const paramd::v1::Completion& done) {
+  log_.push_back(done);
+  EpochLedger& ledger = ledger_[done.epoch()];
+  if (ledger.completions[done.shard()]++ == 0) ++ledger.shards_done;
+  ledger.examples += done.examples();
+  ledger.loss_sum += done.loss_sum();
+  if (ledger.shards_done == num_shards_ && done.epoch() == epoch_) {
     ++epoch_;
-    if (!done()) StartEpoch();
+    if (!this->done()) StartEpoch();
   }
+}
+
+absl::Status LeaseBook::Return(uint64_t worker, uint64_t lease_id) {
+  auto it = leases_.find(lease_id);
+  if (it == leases_.end() || it->second.worker_id != worker) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("lease ", lease_id, " is not held by worker ", worker));
+  }
+  Requeue(it);
+  return absl::OkStatus();
+}
+
+bool LeaseBook::Reclaim(uint64_t worker, const LeaseInfo& held,
+                        absl::Time now) {
+  if (held.epoch != epoch_ || leases_.count(held.lease_id) > 0) return false;
+  auto queued = std::find(queue_.begin(), queue_.end(), held.shard);
+  if (queued == queue_.end()) return false;
+  queue_.erase(queued);
+  LeaseInfo& lease = leases_[held.lease_id];
+  lease = held;
+  lease.worker_id = worker;
+  lease.deadline = now + timeout_;
+  next_lease_id_ = std::max(next_lease_id_, held.lease_id + 1);
+  return true;
+}
+
+absl::Status LeaseBook::Rebuild(
+    const std::vector<paramd::v1::Completion>& log) {
+  LeaseBook fresh(num_shards_, epochs_, timeout_);
+  for (size_t i = 0; i < log.size(); ++i) {
+    const paramd::v1::Completion& done = log[i];
+    const bool fits =
+        !fresh.done() && done.epoch() == fresh.epoch_ && done.shard() >= 0 &&
+        done.shard() < num_shards_ &&
+        fresh.ledger_[done.epoch()].completions[done.shard()] == 0;
+    if (!fits) {
+      return absl::DataLossError(
+          absl::StrCat("completion ", i, " (epoch ", done.epoch(), ", shard ",
+                       done.shard(), ") does not follow the ones before it"));
+    }
+    auto queued =
+        std::find(fresh.queue_.begin(), fresh.queue_.end(), done.shard());
+    fresh.queue_.erase(queued);
+    fresh.Record(done);
+  }
+  fresh.next_lease_id_ = next_lease_id_;
+  fresh.expired_ = expired_;
+  *this = std::move(fresh);
   return absl::OkStatus();
 }
 
@@ -80,6 +142,10 @@ int LeaseBook::Expire(absl::Time now) {
   }
   expired_ += count;
   return count;
+}
+
+void LeaseBook::ReleaseAll() {
+  while (!leases_.empty()) Requeue(leases_.begin());
 }
 
 void LeaseBook::Release(uint64_t worker) {

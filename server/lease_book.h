@@ -4,6 +4,7 @@
 #ifndef PARAMD_SERVER_LEASE_BOOK_H_
 #define PARAMD_SERVER_LEASE_BOOK_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -12,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "paramd/v1/checkpoint.pb.h"
 
 namespace paramd {
 
@@ -20,6 +22,7 @@ struct LeaseInfo {
   uint64_t worker_id = 0;
   int32_t shard = 0;
   int32_t epoch = 0;
+  uint64_t generation = 0;  // set by the coordinator
   absl::Time deadline;
 };
 
@@ -50,16 +53,35 @@ class LeaseBook {
   // Extends every lease `worker` holds to now + timeout.
   void Renew(uint64_t worker, absl::Time now);
 
-  // Records the shard of `lease_id` done. Fails with FailedPrecondition if
-  // the lease expired or is not `worker`'s.
+  // Records the shard of `lease_id` done, by the worker at `clock` (see
+  // paramd.v1.Completion). Fails with FailedPrecondition if the lease
+  // expired or is not `worker`'s.
   absl::Status Complete(uint64_t worker, uint64_t lease_id, uint64_t examples,
-                        double loss_sum, absl::Time now);
+                        double loss_sum, int64_t clock, absl::Time now);
+
+  // Gives the shard of `lease_id` back to the front of the queue. Fails with
+  // FailedPrecondition if `worker` does not hold it.
+  absl::Status Return(uint64_t worker, uint64_t lease_id);
+
+  // Re-creates `held` (same id) for `worker` if its shard is still queued
+  // in the current epoch; returns whether it did. For a worker that comes
+  // back after the coordinator restarted.
+  bool Reclaim(uint64_t worker, const LeaseInfo& held, absl::Time now);
+
+  // Starts over from a log of completions (see log()): epoch, ledger and
+  // queue follow from it, and no lease is held. Fails with DataLoss naming
+  // the first completion that cannot follow the ones before it, and then
+  // changes nothing.
+  absl::Status Rebuild(const std::vector<paramd::v1::Completion>& log);
 
   // Returns leases past their deadline to the queue; returns how many.
   int Expire(absl::Time now);
 
   // Drops every lease `worker` holds (it died), returning them to the queue.
   void Release(uint64_t worker);
+
+  // Drops every lease, returning them to the queue (a rollback).
+  void ReleaseAll();
 
   int32_t epoch() const { return epoch_; }
   int32_t epochs() const { return epochs_; }
@@ -69,20 +91,31 @@ class LeaseBook {
   int expired() const { return expired_; }
   const std::map<uint64_t, LeaseInfo>& leases() const { return leases_; }
   const std::vector<EpochLedger>& ledger() const { return ledger_; }
+  // Every completion, in order.
+  const std::vector<paramd::v1::Completion>& log() const { return log_; }
+  uint64_t next_lease_id() const { return next_lease_id_; }
+  // After a restart: lease ids and the lapsed count go on from these.
+  void Resume(uint64_t next_lease_id, int expired) {
+    next_lease_id_ = std::max(next_lease_id_, next_lease_id);
+    expired_ = expired;
+  }
 
  private:
   void StartEpoch();
+  // Adds a completion of the current epoch to the ledger and the log.
+  void Record(const paramd::v1::Completion& done);
   void Requeue(std::map<uint64_t, LeaseInfo>::iterator it);
 
-  const int32_t num_shards_;
-  const int32_t epochs_;
-  const absl::Duration timeout_;
+  int32_t num_shards_;
+  int32_t epochs_;
+  absl::Duration timeout_;
   int32_t epoch_ = 0;
   uint64_t next_lease_id_ = 1;
   int expired_ = 0;
   std::deque<int32_t> queue_;
   std::map<uint64_t, LeaseInfo> leases_;
   std::vector<EpochLedger> ledger_;
+  std::vector<paramd::v1::Completion> log_;
 };
 
 }  // namespace paramd

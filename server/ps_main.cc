@@ -56,7 +56,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (started.ok()) node.RunHeartbeats(&stop);
-  paramd::LogInfo("shutting down");
+  paramd::LogInfo("shutting down: finishing requests in flight");
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  if (absl::Status saved = node.SaveCheckpoint(); !saved.ok()) {
+    paramd::LogError(
+        absl::StrCat("shutdown checkpoint failed: ", saved.ToString()));
+    return 1;
+  }
   return 0;
 }

@@ -1,23 +1,28 @@
 // The parameter server's life outside RPC handling: registering with the
-// coordinator, building its shard, and heartbeats that keep the bsp barrier
-// to the live workers.
+// coordinator, building its shard, and heartbeats that keep the barrier to
+// the live workers, take the checkpoints the coordinator orders and restore
+// the one it names after a rollback.
 #ifndef PARAMD_SERVER_PS_NODE_H_
 #define PARAMD_SERVER_PS_NODE_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "paramd/v1/coordinator.grpc.pb.h"
+#include "server/checkpointer.h"
 #include "server/ps_service.h"
 #include "server/shard_store.h"
 #include "server/update_gate.h"
 
 namespace paramd {
 
-// Thread-compatible: Start() then RunHeartbeats() from one thread.
+// Start() then RunHeartbeats() from one thread; SaveCheckpoint() after.
 class PsNode {
  public:
   // `address` is where workers reach this server; `shard` is the shard to
@@ -26,14 +31,26 @@ class PsNode {
          PsService* service);
 
   // Registers (retrying while the coordinator is unreachable, until *stop),
-  // builds the shard and attaches it to the service.
+  // builds the shard, restores a checkpoint if the coordinator says the
+  // cluster is rolling back, and then attaches the shard to the service.
   absl::Status Start(const std::atomic<bool>* stop);
 
-  // Reports to the coordinator every heartbeat interval until *stop,
-  // pruning dead workers from the barrier and failing overdue pulls.
+  // Reports to the coordinator every half heartbeat interval until *stop,
+  // acting on each reply (see Heartbeat).
   void RunHeartbeats(const std::atomic<bool>* stop);
 
+  // Writes the shard at its current version now (graceful shutdown). Does
+  // nothing without a checkpoint directory.
+  absl::Status SaveCheckpoint();
+
  private:
+  // One heartbeat: reports state, prunes the barrier to the live workers,
+  // restores on a new generation, and acts on a new checkpoint order.
+  // Returns the reply, or the failure.
+  absl::StatusOr<paramd::v1::ServerHeartbeatResponse> Heartbeat();
+  void Restore(uint64_t generation, int64_t version);
+  void TakeCheckpoint(const paramd::v1::CheckpointOrder& order);
+
   std::unique_ptr<paramd::v1::Coordinator::Stub> stub_;
   const std::string address_;
   int32_t shard_;
@@ -41,6 +58,15 @@ class PsNode {
   JobConfig job_;
   std::unique_ptr<ShardStore> store_;
   std::unique_ptr<UpdateGate> gate_;
+  std::unique_ptr<Checkpointer> checkpointer_;  // null without a directory
+  uint64_t seen_order_ = 0;  // newest checkpoint order acted on
+  std::string restore_error_;
+
+  // The newest checkpoint order finished, written or missed.
+  absl::Mutex mu_;
+  uint64_t done_order_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t done_version_ ABSL_GUARDED_BY(mu_) = 0;
+  bool done_missed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace paramd

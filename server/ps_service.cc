@@ -73,7 +73,8 @@ const absl::Status kNotReady = absl::UnavailableError(
 }  // namespace
 
 void PsService::Attach(ShardStore* store, UpdateGate* gate,
-                       int32_t num_shards) {
+                       const Checkpointer* checkpoints, int32_t num_shards) {
+  checkpoints_.store(checkpoints);
   num_shards_.store(num_shards);
   gate_.store(gate);
   store_.store(store);
@@ -94,12 +95,19 @@ grpc::ServerUnaryReactor* PsService::Pull(
   const absl::Time deadline = std::min(absl::FromChrono(context->deadline()),
                                        absl::Now() + kMaxPullWait);
   gate->WhenReadable(
-      request->worker_id(), request->clock(), deadline,
+      request->worker_id(), request->generation(), request->clock(), deadline,
       [=](UpdateGate::PullState state) {
         response->set_version(gate->version());
         if (state == UpdateGate::PullState::kTimedOut) {
           reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                        "bsp round did not close in time"));
+          return;
+        }
+        if (state == UpdateGate::PullState::kAborted) {
+          reactor->Finish(ToGrpcStatus(absl::AbortedError(
+              absl::StrCat("pull of generation ", request->generation(),
+                           ", server is at generation ", gate->generation(),
+                           ": take a new lease"))));
           return;
         }
         response->set_behind(state == UpdateGate::PullState::kBehind);
@@ -126,7 +134,8 @@ grpc::ServerUnaryReactor* PsService::Push(
   if (status.ok()) status = store->Validate(decoded.slices, true);
   if (!status.ok()) return Finish(context, status);
   absl::StatusOr<int64_t> next =
-      gate->Push(request->worker_id(), request->clock(), decoded.slices);
+      gate->Push(request->worker_id(), request->generation(), request->clock(),
+                 decoded.slices);
   if (next.ok()) response->set_next_clock(*next);
   return Finish(context, next.status());
 }
@@ -146,6 +155,13 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
   }
   for (uint64_t worker : gate->participants()) {
     response->add_barrier_workers(worker);
+  }
+  response->set_generation(gate->generation());
+  response->set_max_lead(gate->max_lead());
+  if (const Checkpointer* checkpoints = checkpoints_.load()) {
+    for (int64_t version : checkpoints->Versions()) {
+      response->add_checkpoints(version);
+    }
   }
   return Finish(context, absl::OkStatus());
 }

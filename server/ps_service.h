@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "paramd/v1/ps.grpc.pb.h"
+#include "server/checkpointer.h"
 #include "server/shard_store.h"
 #include "server/update_gate.h"
 
@@ -18,8 +19,10 @@ class PsService final : public paramd::v1::ParameterServer::CallbackService {
  public:
   PsService() = default;
 
-  // Starts serving `store` through `gate`. Both must outlive the service.
-  void Attach(ShardStore* store, UpdateGate* gate, int32_t num_shards);
+  // Starts serving `store` through `gate`; `checkpoints` (may be null) lists
+  // the checkpoints held. All must outlive the service.
+  void Attach(ShardStore* store, UpdateGate* gate,
+              const Checkpointer* checkpoints, int32_t num_shards);
 
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const paramd::v1::PullRequest* request,
@@ -37,8 +40,9 @@ class PsService final : public paramd::v1::ParameterServer::CallbackService {
       paramd::v1::ListKeysResponse* response) override;
 
  private:
-  std::atomic<ShardStore*> store_{nullptr};  // Not owned.
-  std::atomic<UpdateGate*> gate_{nullptr};   // Not owned.
+  std::atomic<ShardStore*> store_{nullptr};                // Not owned.
+  std::atomic<UpdateGate*> gate_{nullptr};                 // Not owned.
+  std::atomic<const Checkpointer*> checkpoints_{nullptr};  // Not owned.
   std::atomic<int32_t> num_shards_{0};
 };
 

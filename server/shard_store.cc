@@ -11,8 +11,8 @@ int64_t Slice::NumValues(int64_t width) const {
   return keys.empty() ? length : static_cast<int64_t>(keys.size()) * width;
 }
 
-ShardStore::ShardStore(int32_t shard, ShardMap map)
-    : shard_(shard), shard_map_(map) {}
+ShardStore::ShardStore(const JobConfig& job, int32_t shard, ShardMap map)
+    : job_(job), shard_(shard), shard_map_(map) {}
 
 ShardStore::~ShardStore() = default;
 
@@ -23,7 +23,7 @@ absl::StatusOr<std::unique_ptr<ShardStore>> ShardStore::Create(
     return absl::InvalidArgumentError(
         absl::StrCat("shard ", shard, " is outside [0, ", num_shards, ")"));
   }
-  std::unique_ptr<ShardStore> store(new ShardStore(shard, map));
+  std::unique_ptr<ShardStore> store(new ShardStore(job, shard, map));
   for (const TableConfig& config : job.tables) {
     auto optimizer = Optimizer::Create(config.optimizer);
     if (!optimizer.ok()) {
@@ -104,6 +104,62 @@ std::map<std::string, uint64_t> ShardStore::Sizes() const {
   std::map<std::string, uint64_t> sizes;
   for (const auto& [name, table] : tables_) sizes[name] = table->size();
   return sizes;
+}
+
+paramd::v1::ShardCheckpoint ShardStore::Save(int64_t version) const {
+  paramd::v1::ShardCheckpoint checkpoint;
+  checkpoint.set_job(job_.name);
+  checkpoint.set_shard(shard_);
+  checkpoint.set_num_shards(shard_map_.num_shards());
+  checkpoint.set_version(version);
+  for (const auto& [name, table] : tables_) {
+    paramd::v1::TableState* state = checkpoint.add_tables();
+    state->set_name(name);
+    table->Save(state);
+  }
+  return checkpoint;
+}
+
+absl::Status ShardStore::Load(const paramd::v1::ShardCheckpoint& checkpoint) {
+  if (checkpoint.job() != job_.name || checkpoint.shard() != shard_ ||
+      checkpoint.num_shards() != shard_map_.num_shards()) {
+    return absl::DataLossError(
+        absl::StrCat("checkpoint is of job '", checkpoint.job(), "' shard ",
+                     checkpoint.shard(), " of ", checkpoint.num_shards(),
+                     "; this server holds job '", job_.name, "' shard ", shard_,
+                     " of ", shard_map_.num_shards()));
+  }
+  if (checkpoint.tables_size() != static_cast<int>(tables_.size())) {
+    return absl::DataLossError(
+        absl::StrCat("checkpoint has ", checkpoint.tables_size(),
+                     " tables; the job has ", tables_.size()));
+  }
+  for (const paramd::v1::TableState& state : checkpoint.tables()) {
+    if (Find(state.name()) == nullptr) {
+      return absl::DataLossError(
+          absl::StrCat("checkpoint has unknown table '", state.name(), "'"));
+    }
+  }
+  // Load into a scratch copy first, so a bad table changes nothing here.
+  PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<ShardStore> scratch,
+                          Create(job_, shard_, shard_map_.num_shards()));
+  PARAMD_RETURN_IF_ERROR(scratch->LoadTables(checkpoint));
+  return LoadTables(checkpoint);
+}
+
+absl::Status ShardStore::LoadTables(
+    const paramd::v1::ShardCheckpoint& checkpoint) {
+  for (const paramd::v1::TableState& state : checkpoint.tables()) {
+    PARAMD_RETURN_IF_ERROR(Find(state.name())->Load(state));
+  }
+  return absl::OkStatus();
+}
+
+void ShardStore::Reset() {
+  auto fresh = Create(job_, shard_, shard_map_.num_shards());
+  // Create succeeded for this very job before, so it cannot fail now.
+  absl::Status loaded = LoadTables((*fresh)->Save(0));
+  (void)loaded;
 }
 
 }  // namespace paramd

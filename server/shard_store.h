@@ -16,6 +16,7 @@
 #include "absl/types/span.h"
 #include "common/config.h"
 #include "common/shard_map.h"
+#include "paramd/v1/checkpoint.pb.h"
 #include "server/optimizer.h"
 
 namespace paramd {
@@ -76,14 +77,30 @@ class ShardStore {
   // Elements held per dense table, rows per sparse table.
   std::map<std::string, uint64_t> Sizes() const;
 
+  // Every table's values, optimizer state and step counts, labelled with
+  // `version`. Pending round gradients are left out. The caller keeps
+  // updates out meanwhile.
+  paramd::v1::ShardCheckpoint Save(int64_t version) const;
+
+  // Replaces every table with the checkpoint's. Fails with DataLoss, naming
+  // what does not match this shard (job, shard, tables, sizes), and then
+  // changes nothing. The caller keeps requests out meanwhile.
+  absl::Status Load(const paramd::v1::ShardCheckpoint& checkpoint);
+
+  // Puts every table back to its initial values (a rollback to version 0).
+  void Reset();
+
   int32_t shard() const { return shard_; }
   const ShardMap& shard_map() const { return shard_map_; }
 
  private:
-  ShardStore(int32_t shard, ShardMap map);
+  ShardStore(const JobConfig& job, int32_t shard, ShardMap map);
+  // Load without the all-or-nothing check.
+  absl::Status LoadTables(const paramd::v1::ShardCheckpoint& checkpoint);
   const Table* Find(const std::string& name) const;
   Table* Find(const std::string& name);
 
+  const JobConfig job_;
   const int32_t shard_;
   const ShardMap shard_map_;
   std::map<std::string, std::unique_ptr<Table>> tables_;  // fixed after Create

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/initializer.h"
+#include "common/status_macros.h"
 #include "common/tensor.h"
 
 namespace paramd {
@@ -16,6 +17,15 @@ absl::Span<const float> Scaled(absl::Span<const float> grad, float scale,
   scratch->resize(grad.size());
   for (size_t i = 0; i < grad.size(); ++i) (*scratch)[i] = grad[i] * scale;
   return *scratch;
+}
+
+// DataLoss unless `bytes` holds exactly `count` floats.
+absl::Status ExpectFloats(absl::string_view bytes, int64_t count,
+                          const std::string& table) {
+  if (static_cast<int64_t>(bytes.size()) == count * 4) return absl::OkStatus();
+  return absl::DataLossError(
+      absl::StrCat("table '", table, "': checkpoint has ", bytes.size(),
+                   " bytes where ", count, " floats belong"));
 }
 
 }  // namespace
@@ -119,6 +129,36 @@ void DenseTable::ApplyAccumulated(float scale) {
 absl::StatusOr<std::vector<uint64_t>> DenseTable::Keys() const {
   return absl::InvalidArgumentError(
       absl::StrCat("table '", config_.name, "' is dense: it has no row keys"));
+}
+
+void DenseTable::Save(paramd::v1::TableState* out) const {
+  absl::MutexLock lock(&mu_);
+  out->set_slots(optimizer_->slots());
+  out->set_offset(range_.begin);
+  AppendFloats(values_, out->mutable_values());
+  AppendFloats(state_, out->mutable_state());
+  out->set_steps(steps_);
+}
+
+absl::Status DenseTable::Load(const paramd::v1::TableState& in) {
+  const int64_t n = range_.size();
+  const int slots = optimizer_->slots();
+  if (in.slots() != slots ||
+      static_cast<int64_t>(in.offset()) != range_.begin || in.steps() < 0) {
+    return absl::DataLossError(
+        absl::StrCat("table '", config_.name, "': checkpoint has offset ",
+                     in.offset(), ", ", in.slots(), " optimizer slots and ",
+                     in.steps(), " steps; this shard starts at ", range_.begin,
+                     " with ", slots, " slots"));
+  }
+  PARAMD_RETURN_IF_ERROR(ExpectFloats(in.values(), n, config_.name));
+  PARAMD_RETURN_IF_ERROR(ExpectFloats(in.state(), n * slots, config_.name));
+  absl::MutexLock lock(&mu_);
+  CopyFloats(in.values(), absl::MakeSpan(values_));
+  CopyFloats(in.state(), absl::MakeSpan(state_));
+  steps_ = in.steps();
+  has_pending_ = false;
+  return absl::OkStatus();
 }
 
 SparseTable::SparseTable(const TableConfig& config, const ShardMap& map,
@@ -232,6 +272,75 @@ uint64_t SparseTable::size() const {
     rows += stripe.rows.size();
   }
   return rows;
+}
+
+void SparseTable::Save(paramd::v1::TableState* out) const {
+  out->set_slots(optimizer_->slots());
+  // Rows in key order, so equal tables save to equal bytes.
+  // Stripe by stripe: the caller keeps updates out meanwhile (the update
+  // gate's round lock); a pull creating a row only adds initial values.
+  std::vector<std::pair<uint64_t, Row>> rows;
+  for (const Stripe& stripe : stripes_) {
+    absl::MutexLock lock(&stripe.mu);
+    for (const auto& [key, row] : stripe.rows) rows.emplace_back(key, row);
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<uint64_t> keys;
+  keys.reserve(rows.size());
+  for (const auto& [key, row] : rows) {
+    keys.push_back(key);
+    out->add_row_steps(row.steps);
+    AppendFloats(row.data, out->mutable_values());
+  }
+  AppendKeys(keys, out->mutable_keys());
+}
+
+absl::Status SparseTable::Load(const paramd::v1::TableState& in) {
+  const int64_t w = config_.width;
+  const int slots = optimizer_->slots();
+  auto fail = [this](absl::string_view what) {
+    return absl::DataLossError(
+        absl::StrCat("table '", config_.name, "': checkpoint ", what));
+  };
+  if (in.slots() != slots) {
+    return fail(
+        absl::StrCat("has ", in.slots(), " optimizer slots, not ", slots));
+  }
+  int64_t n = 0;
+  if (!CountKeys(in.keys(), "checkpoint keys", &n).ok()) {
+    return fail(absl::StrCat("keys are ", in.keys().size(), " bytes"));
+  }
+  if (in.row_steps_size() != n) {
+    return fail(absl::StrCat("has ", in.row_steps_size(), " step counts for ",
+                             n, " rows"));
+  }
+  PARAMD_RETURN_IF_ERROR(
+      ExpectFloats(in.values(), n * w * (1 + slots), config_.name));
+  const std::vector<uint64_t> keys = DecodeKeys(in.keys());
+  for (uint64_t key : keys) {
+    if (map_.ShardForKey(key) != shard_) {
+      return fail(
+          absl::StrCat("holds key ", key, " of shard ", map_.ShardForKey(key)));
+    }
+  }
+  std::vector<float> data(in.values().size() / sizeof(float));
+  CopyFloats(in.values(), absl::MakeSpan(data));
+  for (Stripe& stripe : stripes_) {
+    absl::MutexLock lock(&stripe.mu);
+    stripe.rows.clear();
+    stripe.pending.clear();
+  }
+  const int64_t row_floats = w * (1 + slots);
+  for (int64_t i = 0; i < n; ++i) {
+    Stripe& stripe = StripeFor(keys[i]);
+    absl::MutexLock lock(&stripe.mu);
+    Row& row = stripe.rows[keys[i]];
+    row.steps = in.row_steps(static_cast<int>(i));
+    row.data.assign(data.begin() + i * row_floats,
+                    data.begin() + (i + 1) * row_floats);
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace paramd

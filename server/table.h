@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/config.h"
 #include "common/shard_map.h"
+#include "paramd/v1/checkpoint.pb.h"
 #include "server/optimizer.h"
 #include "server/shard_store.h"
 
@@ -33,6 +34,12 @@ class Table {
   virtual absl::StatusOr<std::vector<uint64_t>> Keys() const = 0;
   virtual uint64_t size() const = 0;
   virtual int64_t width() const = 0;
+  // Copies values, optimizer state and step counts into `out` (its name is
+  // set by the caller). Pending round gradients are not part of it.
+  virtual void Save(paramd::v1::TableState* out) const = 0;
+  // Replaces everything with `in`; fails with DataLoss, naming what does
+  // not fit this table, and then changes nothing.
+  virtual absl::Status Load(const paramd::v1::TableState& in) = 0;
 };
 
 // A contiguous range of a dense table's flat elements.
@@ -49,6 +56,8 @@ class DenseTable : public Table {
   absl::StatusOr<std::vector<uint64_t>> Keys() const override;
   uint64_t size() const override { return range_.size(); }
   int64_t width() const override { return 1; }
+  void Save(paramd::v1::TableState* out) const override;
+  absl::Status Load(const paramd::v1::TableState& in) override;
 
  private:
   void ApplyLocked(int64_t begin, absl::Span<const float> grad)
@@ -80,6 +89,8 @@ class SparseTable : public Table {
   absl::StatusOr<std::vector<uint64_t>> Keys() const override;
   uint64_t size() const override;
   int64_t width() const override { return config_.width; }
+  void Save(paramd::v1::TableState* out) const override;
+  absl::Status Load(const paramd::v1::TableState& in) override;
 
  private:
   struct Row {

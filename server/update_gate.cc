@@ -6,45 +6,96 @@
 
 namespace paramd {
 
-UpdateGate::UpdateGate(ShardStore* store, Consistency consistency, bool average)
-    : store_(store), consistency_(consistency), average_(average) {}
+UpdateGate::UpdateGate(ShardStore* store, Consistency consistency, bool average,
+                       int staleness)
+    : store_(store),
+      consistency_(consistency),
+      average_(average),
+      staleness_(consistency == Consistency::kSsp ? staleness : 0) {}
 
-absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, int64_t clock,
+absl::Status UpdateGate::CheckGenerationLocked(uint64_t generation) const {
+  if (generation == generation_) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat(
+      "request of generation ", generation, ", server is at generation ",
+      generation_, (generation < generation_ ? " (rolled back since)" : ""),
+      ": take a new lease"));
+}
+
+absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, uint64_t generation,
+                                         int64_t clock,
                                          const std::vector<Slice>& slices) {
-  if (consistency_ == Consistency::kBsp) return PushBsp(worker, clock, slices);
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = last_clock_.find(worker);
-    if (it != last_clock_.end() && clock <= it->second) return clock + 1;
-    last_clock_[worker] = clock;
+  if (consistency_ == Consistency::kBsp) {
+    return PushBsp(worker, generation, clock, slices);
   }
-  for (const Slice& slice : slices) store_->Apply(slice, 1.0f);
-  absl::MutexLock lock(&mu_);
-  ++version_;
+  return PushAsync(worker, generation, clock, slices);
+}
+
+absl::Status UpdateGate::AdmitLocked(uint64_t worker, int64_t clock,
+                                     bool* repeat) {
+  auto last = last_clock_.find(worker);
+  *repeat = last != last_clock_.end() && clock <= last->second;
+  if (*repeat) return absl::OkStatus();
+  auto due = participants_.find(worker);
+  const bool on_time = due != participants_.end() && due->second == clock &&
+                       (consistency_ != Consistency::kBsp || clock == version_);
+  if (!on_time) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "worker ", worker, " is not due at clock ", clock, " (version ",
+        version_, "): it left the barrier or was presumed dead; pull again"));
+  }
+  last_clock_[worker] = clock;
+  due->second = clock + 1;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> UpdateGate::PushAsync(
+    uint64_t worker, uint64_t generation, int64_t clock,
+    const std::vector<Slice>& slices) {
+  std::vector<Waiter> ready;
+  {
+    absl::ReaderMutexLock round_lock(&round_mu_);
+    {
+      absl::MutexLock lock(&mu_);
+      if (absl::Status s = CheckGenerationLocked(generation); !s.ok()) return s;
+      if (consistency_ == Consistency::kAsp) {
+        auto it = last_clock_.find(worker);
+        if (it != last_clock_.end() && clock <= it->second) return clock + 1;
+        last_clock_[worker] = clock;
+      } else {
+        bool repeat = false;
+        if (absl::Status s = AdmitLocked(worker, clock, &repeat); !s.ok()) {
+          return s;
+        }
+        if (repeat) return clock + 1;
+      }
+    }
+    for (const Slice& slice : slices) store_->Apply(slice, 1.0f);
+    absl::MutexLock lock(&mu_);
+    if (consistency_ == Consistency::kAsp) {
+      ++version_;
+    } else {
+      AdvanceSspLocked();
+      ready = TakeReadyWaitersLocked();
+    }
+  }
+  Run(ready, PullState::kReady);
   return clock + 1;
 }
 
-absl::StatusOr<int64_t> UpdateGate::PushBsp(uint64_t worker, int64_t clock,
+absl::StatusOr<int64_t> UpdateGate::PushBsp(uint64_t worker,
+                                            uint64_t generation, int64_t clock,
                                             const std::vector<Slice>& slices) {
   bool complete = false;
   {
     absl::ReaderMutexLock round_lock(&round_mu_);
     {
       absl::MutexLock lock(&mu_);
-      auto last = last_clock_.find(worker);
-      if (last != last_clock_.end() && clock <= last->second) {
-        return clock + 1;  // a retry: already counted
+      if (absl::Status s = CheckGenerationLocked(generation); !s.ok()) return s;
+      bool repeat = false;
+      if (absl::Status s = AdmitLocked(worker, clock, &repeat); !s.ok()) {
+        return s;
       }
-      auto due = participants_.find(worker);
-      if (due == participants_.end() || due->second != clock ||
-          clock != version_) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "worker ", worker, " is not due at clock ", clock, " (open round ",
-            version_,
-            "): it left the barrier or was presumed dead; pull again"));
-      }
-      last_clock_[worker] = clock;
-      due->second = clock + 1;
+      if (repeat) return clock + 1;
     }
     for (const Slice& slice : slices) store_->Accumulate(slice);
     absl::MutexLock lock(&mu_);
@@ -64,6 +115,15 @@ bool UpdateGate::RoundCompleteLocked() const {
   return true;
 }
 
+void UpdateGate::AdvanceSspLocked() {
+  if (participants_.empty()) return;
+  int64_t slowest = participants_.begin()->second;
+  for (const auto& [worker, due] : participants_) {
+    slowest = std::min(slowest, due);
+  }
+  version_ = std::max(version_, slowest);
+}
+
 void UpdateGate::MaybeCloseRound() {
   std::vector<Waiter> ready;
   {
@@ -75,24 +135,54 @@ void UpdateGate::MaybeCloseRound() {
       if (average_) scale = 1.0f / static_cast<float>(contributions_);
     }
     store_->ApplyAccumulated(scale);
-    absl::MutexLock lock(&mu_);
-    ++version_;
-    pushed_.clear();
-    contributions_ = 0;
-    ready = TakeReadyWaitersLocked();
+    int64_t version = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      version = ++version_;
+      pushed_.clear();
+      contributions_ = 0;
+      ready = TakeReadyWaitersLocked();
+    }
+    if (snapshot_target_ == version) {
+      snapshot_(version);
+      snapshot_target_ = -1;
+      snapshot_ = nullptr;
+    }
   }
-  for (Waiter& waiter : ready) waiter.ready(PullState::kReady);
+  Run(ready, PullState::kReady);
 }
 
 std::vector<UpdateGate::Waiter> UpdateGate::TakeReadyWaitersLocked() {
   std::vector<Waiter> ready;
-  auto keep = std::partition(
-      waiters_.begin(), waiters_.end(),
-      [this](const Waiter& w)
-          ABSL_NO_THREAD_SAFETY_ANALYSIS { return w.clock > version_; });
+  auto keep =
+      std::partition(waiters_.begin(), waiters_.end(),
+                     [this](const Waiter& w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                       return w.clock > version_ + staleness_;
+                     });
+  for (auto it = keep; it != waiters_.end(); ++it) {
+    max_lead_ = std::max(max_lead_, it->clock - version_);
+  }
   std::move(keep, waiters_.end(), std::back_inserter(ready));
   waiters_.erase(keep, waiters_.end());
   return ready;
+}
+
+void UpdateGate::Run(std::vector<Waiter>& waiters, PullState state) {
+  for (Waiter& waiter : waiters) waiter.ready(state);
+}
+
+void UpdateGate::AfterBarrierShrank() {
+  if (consistency_ == Consistency::kBsp) {
+    MaybeCloseRound();
+    return;
+  }
+  std::vector<Waiter> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    AdvanceSspLocked();
+    ready = TakeReadyWaitersLocked();
+  }
+  Run(ready, PullState::kReady);
 }
 
 void UpdateGate::Leave(uint64_t worker) {
@@ -100,7 +190,7 @@ void UpdateGate::Leave(uint64_t worker) {
     absl::MutexLock lock(&mu_);
     participants_.erase(worker);
   }
-  MaybeCloseRound();
+  AfterBarrierShrank();
 }
 
 void UpdateGate::SetLiveWorkers(const std::set<uint64_t>& live) {
@@ -110,32 +200,40 @@ void UpdateGate::SetLiveWorkers(const std::set<uint64_t>& live) {
       return live.count(entry.first) == 0;
     });
   }
-  MaybeCloseRound();
+  AfterBarrierShrank();
 }
 
-void UpdateGate::WhenReadable(uint64_t worker, int64_t clock,
-                              absl::Time deadline,
+void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
+                              int64_t clock, absl::Time deadline,
                               std::function<void(PullState)> ready) {
   PullState state = PullState::kReady;
   bool moved_due = false;
-  if (consistency_ == Consistency::kBsp && clock >= 0) {
+  if (consistency_ != Consistency::kAsp && clock >= 0) {
     absl::MutexLock lock(&mu_);
     auto due = participants_.find(worker);
     const bool joined = due != participants_.end();
-    if (clock < version_) {
+    if (!CheckGenerationLocked(generation).ok()) {
+      state = PullState::kAborted;
+    } else if (clock < version_) {
       state = PullState::kBehind;
     } else {
       // Join, or move forward a worker that re-synced to a later clock.
       moved_due = joined && due->second != clock;
       participants_[worker] = clock;
-      if (clock > version_) {
+      if (clock > version_ + staleness_) {
         waiters_.push_back({clock, deadline, std::move(ready)});
         ready = nullptr;
+      } else {
+        max_lead_ = std::max(max_lead_, clock - version_);
       }
     }
+  } else if (clock >= 0) {
+    absl::MutexLock lock(&mu_);
+    if (!CheckGenerationLocked(generation).ok()) state = PullState::kAborted;
   }
-  // Moving a worker's due round forward may complete the open round.
-  if (moved_due) MaybeCloseRound();
+  // Moving a worker's due clock forward may complete a round or raise the
+  // slowest clock.
+  if (moved_due) AfterBarrierShrank();
   if (ready) ready(state);
 }
 
@@ -149,12 +247,61 @@ void UpdateGate::ExpireWaiters(absl::Time now) {
     std::move(keep, waiters_.end(), std::back_inserter(expired));
     waiters_.erase(keep, waiters_.end());
   }
-  for (Waiter& waiter : expired) waiter.ready(PullState::kTimedOut);
+  Run(expired, PullState::kTimedOut);
+}
+
+bool UpdateGate::SnapshotAt(int64_t version,
+                            std::function<void(int64_t)> take) {
+  absl::WriterMutexLock round_lock(&round_mu_);
+  int64_t now = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    now = version_;
+  }
+  if (consistency_ != Consistency::kBsp || now == version) {
+    take(now);
+    return true;
+  }
+  if (now > version) return false;
+  snapshot_target_ = version;
+  snapshot_ = std::move(take);
+  return true;
+}
+
+absl::Status UpdateGate::Reset(uint64_t generation, int64_t version,
+                               const std::function<absl::Status()>& restore) {
+  std::vector<Waiter> aborted;
+  {
+    absl::WriterMutexLock round_lock(&round_mu_);
+    if (absl::Status s = restore(); !s.ok()) return s;
+    snapshot_target_ = -1;
+    snapshot_ = nullptr;
+    absl::MutexLock lock(&mu_);
+    generation_ = generation;
+    version_ = version;
+    last_clock_.clear();
+    participants_.clear();
+    pushed_.clear();
+    contributions_ = 0;
+    aborted.swap(waiters_);
+  }
+  Run(aborted, PullState::kAborted);
+  return absl::OkStatus();
 }
 
 int64_t UpdateGate::version() const {
   absl::MutexLock lock(&mu_);
   return version_;
+}
+
+uint64_t UpdateGate::generation() const {
+  absl::MutexLock lock(&mu_);
+  return generation_;
+}
+
+int64_t UpdateGate::max_lead() const {
+  absl::MutexLock lock(&mu_);
+  return max_lead_;
 }
 
 std::vector<uint64_t> UpdateGate::participants() const {

@@ -22,25 +22,33 @@ namespace paramd {
 // asp: a push is applied when it arrives; pulls never wait.
 // bsp: round r's pushes are buffered and, once every participant due at r
 // has pushed, combined (mean or sum) and applied; the version becomes r + 1.
-// A worker takes part by pulling at clock c: that registers it as due at
-// round c and waits until version >= c. A worker whose clock is behind the
-// version is told so (and re-pulls at the version), so every shard expects
-// the same clock from it. It leaves the barrier with a leave push or when
-// the coordinator stops listing it alive, so a dead worker never holds a
-// round forever. A push repeating a clock already counted is acknowledged
-// and not applied again.
+// ssp (staleness s): pushes are applied when they arrive, the version is
+// the clock of the slowest participant, and a pull at clock c waits until
+// c <= version + s, so no worker runs more than s clocks ahead.
+//
+// Under bsp and ssp a worker takes part by pulling at clock c: that
+// registers it as due at c. A worker whose clock is behind the version is
+// told so (and re-pulls at the version), so every shard expects the same
+// clock from it. It leaves with a leave push or when the coordinator stops
+// listing it alive, so a dead worker never holds the others forever. A push
+// repeating a clock already counted is acknowledged and not applied again.
+//
+// Every request carries the generation it was planned in (see Reset); one
+// from another generation is refused with Aborted, so nothing from before a
+// rollback lands after it. Reads at a negative clock skip that check.
 //
 // Thread-safe. Rounds never overlap; pushes within a round accumulate
 // concurrently under the tables' own locks.
 class UpdateGate {
  public:
-  UpdateGate(ShardStore* store, Consistency consistency, bool average);
+  UpdateGate(ShardStore* store, Consistency consistency, bool average,
+             int staleness);
 
   // Validated slices only. Returns the clock the worker should use next.
-  // bsp: fails with FailedPrecondition if the worker is not due at `clock`
-  // (it was dropped from the barrier); nothing is applied then.
-  absl::StatusOr<int64_t> Push(uint64_t worker, int64_t clock,
-                               const std::vector<Slice>& slices)
+  // bsp and ssp: fails with FailedPrecondition if the worker is not due at
+  // `clock` (it was dropped from the barrier); nothing is applied then.
+  absl::StatusOr<int64_t> Push(uint64_t worker, uint64_t generation,
+                               int64_t clock, const std::vector<Slice>& slices)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
   // Removes `worker` from the barrier.
@@ -50,23 +58,41 @@ class UpdateGate {
   void SetLiveWorkers(const std::set<uint64_t>& live)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
-  enum class PullState { kReady, kBehind, kTimedOut };
+  enum class PullState { kReady, kBehind, kTimedOut, kAborted };
 
   // Runs `ready(state)` once a pull by `worker` at `clock` may read: now, or
-  // when the round closes (kReady); at once with kBehind if the worker is
-  // not in the barrier and clock < version (it must re-pull at version());
-  // or with kTimedOut if `deadline` passes first (see ExpireWaiters). A
-  // negative clock reads at once and joins nothing. `ready` runs without
-  // locks held.
-  void WhenReadable(uint64_t worker, int64_t clock, absl::Time deadline,
-                    std::function<void(PullState)> ready)
+  // when enough rounds closed (kReady); at once with kBehind if the worker
+  // is not in the barrier and clock < version (it must re-pull at
+  // version()); at once with kAborted for another generation; or with
+  // kTimedOut if `deadline` passes first (see ExpireWaiters). A negative
+  // clock reads at once and joins nothing. `ready` runs without locks held.
+  void WhenReadable(uint64_t worker, uint64_t generation, int64_t clock,
+                    absl::Time deadline, std::function<void(PullState)> ready)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fails waiters whose deadline passed. Call periodically.
   void ExpireWaiters(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Calls `take(version)` while no update can run, when the version equals
+  // `version`: now if it does, else the moment a round brings it there.
+  // Returns false (and never calls it) if the version is already past it.
+  // asp and ssp have no global rounds: `take` runs now, at this server's
+  // version. Replaces an earlier request that has not run yet.
+  bool SnapshotAt(int64_t version, std::function<void(int64_t)> take)
+      ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
+
+  // Calls `restore()` while no request can run; if it succeeds, starts
+  // `generation` at `version` with nobody in the barrier, and waiting pulls
+  // are aborted. Returns what `restore` returned.
+  absl::Status Reset(uint64_t generation, int64_t version,
+                     const std::function<absl::Status()>& restore)
+      ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
+
   int64_t version() const ABSL_LOCKS_EXCLUDED(mu_);
+  uint64_t generation() const ABSL_LOCKS_EXCLUDED(mu_);
   std::vector<uint64_t> participants() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Largest clock - version seen when a pull was let through (ssp: <= s).
+  int64_t max_lead() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Waiter {
@@ -75,29 +101,52 @@ class UpdateGate {
     std::function<void(PullState)> ready;
   };
 
-  absl::StatusOr<int64_t> PushBsp(uint64_t worker, int64_t clock,
+  // Aborted unless `generation` is the current one.
+  absl::Status CheckGenerationLocked(uint64_t generation) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // bsp and ssp: records `worker`'s push at `clock`, or says why not.
+  // Sets *repeat for a push already counted.
+  absl::Status AdmitLocked(uint64_t worker, int64_t clock, bool* repeat)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<int64_t> PushBsp(uint64_t worker, uint64_t generation,
+                                  int64_t clock,
                                   const std::vector<Slice>& slices);
-  // Closes the open round if every participant has pushed it.
+  absl::StatusOr<int64_t> PushAsync(uint64_t worker, uint64_t generation,
+                                    int64_t clock,
+                                    const std::vector<Slice>& slices);
+  // Closes the open bsp round if every participant has pushed it.
   void MaybeCloseRound() ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
   bool RoundCompleteLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // ssp: raises the version to the slowest participant's clock.
+  void AdvanceSspLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After the barrier shrank: closes a bsp round or advances ssp.
+  void AfterBarrierShrank() ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
   std::vector<Waiter> TakeReadyWaitersLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void Run(std::vector<Waiter>& waiters, PullState state);
 
   ShardStore* const store_;  // Not owned.
   const Consistency consistency_;
   const bool average_;
+  const int64_t staleness_;  // 0 unless ssp
 
-  // Held shared while a push accumulates, exclusive while a round closes.
+  // Held shared while a push applies or accumulates, exclusive while a
+  // round closes, a snapshot is taken or the state is reset.
   absl::Mutex round_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t max_lead_ ABSL_GUARDED_BY(mu_) = 0;
   // Highest clock each worker pushed, for deduplication.
   absl::flat_hash_map<uint64_t, int64_t> last_clock_ ABSL_GUARDED_BY(mu_);
-  // Workers in the barrier and the round each is due to push next.
+  // Workers in the barrier and the clock each is due to push next.
   absl::flat_hash_map<uint64_t, int64_t> participants_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> pushed_ ABSL_GUARDED_BY(mu_);  // open round
   int contributions_ ABSL_GUARDED_BY(mu_) = 0;  // pushes in the open round
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  // A bsp snapshot waiting for its version (target < 0: none).
+  int64_t snapshot_target_ ABSL_GUARDED_BY(round_mu_) = -1;
+  std::function<void(int64_t)> snapshot_ ABSL_GUARDED_BY(round_mu_);
 };
 
 }  // namespace paramd

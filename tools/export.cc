@@ -158,7 +158,7 @@ Exporter::Exporter(const JobConfig& job,
       out_dir_(out_dir),
       options_(options),
       client_(job, servers, /*worker_id=*/0, options.rpc_timeout,
-              options.retry_budget, options.stop) {
+              options.retry_budget, [this] { return stopped(); }) {
   for (const std::string& address : servers) {
     stubs_.push_back(v1::ParameterServer::NewStub(MakeChannel(address)));
   }

@@ -35,10 +35,13 @@ absl::Status CoordinatorClient::Call(
 }
 
 absl::StatusOr<Registration> CoordinatorClient::Register(
-    const std::string& host, const std::string& role) {
+    const std::string& host, const std::string& role, uint64_t old_id,
+    const std::optional<v1::Lease>& held) {
   v1::RegisterWorkerRequest request;
   request.set_host(host);
   request.set_role(role);
+  request.set_worker_id(old_id);
+  if (held.has_value()) *request.mutable_held() = *held;
   v1::RegisterWorkerResponse response;
   absl::Status status;
   // Parameter servers may take a while to come up: keep asking.
@@ -68,14 +71,32 @@ absl::StatusOr<v1::AcquireShardResponse> CoordinatorClient::Acquire(
 }
 
 absl::Status CoordinatorClient::Complete(uint64_t worker, uint64_t lease_id,
-                                         uint64_t examples, double loss_sum) {
+                                         uint64_t examples, double loss_sum,
+                                         int64_t clock) {
   v1::CompleteShardRequest request;
   request.set_worker_id(worker);
   request.set_lease_id(lease_id);
   request.set_examples(examples);
   request.set_loss_sum(loss_sum);
+  request.set_clock(clock);
   v1::CompleteShardResponse response;
   return Call(&v1::Coordinator::Stub::CompleteShard, request, &response);
+}
+
+absl::Status CoordinatorClient::Release(uint64_t worker, uint64_t lease_id) {
+  v1::ReleaseShardRequest request;
+  request.set_worker_id(worker);
+  request.set_lease_id(lease_id);
+  v1::ReleaseShardResponse response;
+  return Call(&v1::Coordinator::Stub::ReleaseShard, request, &response);
+}
+
+absl::StatusOr<v1::CheckpointResponse> CoordinatorClient::Checkpoint() {
+  v1::CheckpointRequest request;
+  v1::CheckpointResponse response;
+  PARAMD_RETURN_IF_ERROR(
+      Call(&v1::Coordinator::Stub::Checkpoint, request, &response));
+  return response;
 }
 
 absl::Status CoordinatorClient::ReportEval(
@@ -98,25 +119,37 @@ absl::StatusOr<v1::GetStatusResponse> CoordinatorClient::GetStatus() {
   return response;
 }
 
-void CoordinatorClient::RunHeartbeats(
-    uint64_t worker, absl::Duration interval,
-    const std::function<Progress()>& progress) {
+void CoordinatorClient::RunHeartbeats(ClusterView* view,
+                                      absl::Duration interval,
+                                      const std::function<Progress()>& progress,
+                                      const std::string& host,
+                                      const std::string& role) {
+  bool failing = false;
   // The last beat after *stop reports the final progress.
   for (bool last = false; !last; absl::SleepFor(interval)) {
     last = stop_->load();
     const Progress now = progress();
     v1::HeartbeatRequest request;
-    request.set_worker_id(worker);
+    request.set_worker_id(view->worker_id());
     request.set_examples(now.examples);
     request.set_loss_sum(now.loss_sum);
     v1::HeartbeatResponse response;
     grpc::ClientContext context;
     SetTimeout(&context, kRpcTimeout);
-    const grpc::Status status = stub_->Heartbeat(&context, request, &response);
-    if (!status.ok()) {
-      LogWarning(absl::StrCat("heartbeat failed: ", status.error_message()));
+    const absl::Time sent = absl::Now();
+    const absl::Status status =
+        FromGrpcStatus(stub_->Heartbeat(&context, request, &response));
+    if (status.ok()) {
+      view->Update(sent, response);
+    } else if (absl::IsNotFound(status) && !last) {
+      LogWarning("the coordinator forgot this worker: registering again");
+      absl::StatusOr<Registration> again =
+          Register(host, role, view->worker_id(), view->held());
+      if (!again.ok()) LogWarning(again.status().ToString());
+    } else if (!failing) {
+      LogWarning(absl::StrCat("heartbeat failed: ", status.message()));
     }
-    if (last) break;
+    failing = !status.ok();
   }
 }
 

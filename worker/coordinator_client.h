@@ -7,12 +7,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "paramd/v1/coordinator.grpc.pb.h"
+#include "worker/cluster_view.h"
 
 namespace paramd {
 
@@ -34,22 +36,30 @@ class CoordinatorClient {
  public:
   CoordinatorClient(const std::string& address, const std::atomic<bool>* stop);
 
-  // Registers, waiting while the parameter servers are not all up.
-  absl::StatusOr<Registration> Register(const std::string& host,
-                                        const std::string& role);
+  // Registers, waiting while the parameter servers are not all up. A worker
+  // coming back to a restarted coordinator passes its id and the lease it
+  // is training (see RegisterWorkerRequest).
+  absl::StatusOr<Registration> Register(
+      const std::string& host, const std::string& role, uint64_t old_id = 0,
+      const std::optional<paramd::v1::Lease>& held = std::nullopt);
 
   absl::StatusOr<paramd::v1::AcquireShardResponse> Acquire(uint64_t worker);
   absl::Status Complete(uint64_t worker, uint64_t lease_id, uint64_t examples,
-                        double loss_sum);
+                        double loss_sum, int64_t clock);
+  absl::Status Release(uint64_t worker, uint64_t lease_id);
+  absl::StatusOr<paramd::v1::CheckpointResponse> Checkpoint();
   absl::Status ReportEval(uint64_t worker,
                           const std::map<std::string, double>& metrics,
                           uint64_t examples_seen, bool final);
   absl::StatusOr<paramd::v1::GetStatusResponse> GetStatus();
 
   // Heartbeats every `interval` until *stop (and once more then),
-  // reporting progress().
-  void RunHeartbeats(uint64_t worker, absl::Duration interval,
-                     const std::function<Progress()>& progress);
+  // reporting progress() and keeping `view` current. If the coordinator
+  // forgot the worker (it restarted), registers again as `host`/`role`
+  // with the same id and the lease in view->held().
+  void RunHeartbeats(ClusterView* view, absl::Duration interval,
+                     const std::function<Progress()>& progress,
+                     const std::string& host, const std::string& role);
 
  private:
   template <typename Request, typename Response>

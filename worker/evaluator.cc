@@ -24,29 +24,27 @@ std::map<std::string, double> SplitMetrics(const std::string& split,
           {split + "_perplexity", std::exp(loss)}};
 }
 
-Evaluator::Evaluator(const JobConfig& job, const Model* model, PsClient* ps,
-                     CoordinatorClient* coordinator, uint64_t worker_id,
-                     const std::atomic<bool>* stop)
-    : job_(job),
-      model_(model),
-      ps_(ps),
-      coordinator_(coordinator),
-      worker_id_(worker_id),
-      stop_(stop) {}
+Evaluator::Evaluator(const WorkerContext& context) : context_(context) {}
 
 absl::StatusOr<BatchStats> Evaluator::Score(const Dataset& data) {
   // One pull for the whole data set: a consistent snapshot of the weights,
   // and the dense tables travel once rather than once per minibatch.
+  const Model& model = *context_.model;
   ParamRequest request;
-  model_->Needs(data, 0, data.size(), &request);
+  model.Needs(data, 0, data.size(), &request);
   Params params;
+  // Servers move when they restart, so ask the view each time.
+  const std::atomic<bool>* stop = context_.stop;
+  PsClient ps(*context_.job, context_.view->servers(),
+              context_.view->worker_id(), context_.rpc_timeout,
+              context_.retry_budget, [stop] { return stop->load(); });
   // A negative clock never waits: the evaluator reads what is applied.
-  PARAMD_RETURN_IF_ERROR(ps_->Pull(-1, request, &params).status());
-  const int64_t batch = std::max<int64_t>(job_.batch_size, kEvalBatch);
+  PARAMD_RETURN_IF_ERROR(ps.Pull(-1, request, &params).status());
+  const int64_t batch = std::max<int64_t>(context_.job->batch_size, kEvalBatch);
   BatchStats total;
   for (int64_t begin = 0; begin < data.size(); begin += batch) {
     const int64_t end = std::min(data.size(), begin + batch);
-    const BatchStats stats = model_->Compute(data, begin, end, params, nullptr);
+    const BatchStats stats = model.Compute(data, begin, end, params, nullptr);
     total.examples += stats.examples;
     total.loss_sum += stats.loss_sum;
     total.correct += stats.correct;
@@ -67,26 +65,27 @@ absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
                        " epochs done): loss ", metrics["eval_loss"],
                        ", accuracy ", metrics["eval_accuracy"], ", perplexity ",
                        metrics["eval_perplexity"]));
-  return coordinator_->ReportEval(worker_id_, metrics, status.examples(),
-                                  final);
+  return context_.coordinator->ReportEval(context_.view->worker_id(), metrics,
+                                          status.examples(), final);
 }
 
 absl::Status Evaluator::Run() {
-  if (job_.eval_path.empty()) {
+  const JobConfig& job = *context_.job;
+  if (job.eval_path.empty()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(job_.source, ": data.eval is needed by the evaluator"));
+        absl::StrCat(job.source, ": data.eval is needed by the evaluator"));
   }
-  PARAMD_ASSIGN_OR_RETURN(eval_, model_->ReadData(job_.eval_path));
-  if (!job_.test_path.empty()) {
-    PARAMD_ASSIGN_OR_RETURN(test_, model_->ReadData(job_.test_path));
+  PARAMD_ASSIGN_OR_RETURN(eval_, context_.model->ReadData(job.eval_path));
+  if (!job.test_path.empty()) {
+    PARAMD_ASSIGN_OR_RETURN(test_, context_.model->ReadData(job.test_path));
   }
-  const absl::Duration interval = job_.eval_interval_s > 0
-                                      ? absl::Seconds(job_.eval_interval_s)
+  const absl::Duration interval = job.eval_interval_s > 0
+                                      ? absl::Seconds(job.eval_interval_s)
                                       : absl::InfiniteDuration();
   absl::Time next = absl::Now();  // the untrained model first
   int32_t evaluated_epoch = 0;
-  while (!stop_->load()) {
-    PARAMD_ASSIGN_OR_RETURN(auto status, coordinator_->GetStatus());
+  while (!context_.stop->load()) {
+    PARAMD_ASSIGN_OR_RETURN(auto status, context_.coordinator->GetStatus());
     if (status.done()) return Report(status, true);
     if (absl::Now() >= next || status.epoch() > evaluated_epoch) {
       PARAMD_RETURN_IF_ERROR(Report(status, false));

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "worker/cluster_view.h"
 #include "worker/coordinator_client.h"
 #include "worker/models/model.h"
 #include "worker/ps_client.h"
@@ -25,15 +26,14 @@ std::map<std::string, double> SplitMetrics(const std::string& split,
 // Thread-compatible.
 class Evaluator {
  public:
-  Evaluator(const JobConfig& job, const Model* model, PsClient* ps,
-            CoordinatorClient* coordinator, uint64_t worker_id,
-            const std::atomic<bool>* stop);
+  explicit Evaluator(const WorkerContext& context);
 
   // Reads the data, then reports at every interval and epoch end until the
   // job is done, then reports the final metrics and returns.
   absl::Status Run();
 
-  // Scores all of `data` with the latest weights, pulling in minibatches.
+  // Scores all of `data` with the latest weights from the servers the
+  // cluster view names.
   absl::StatusOr<BatchStats> Score(const Dataset& data);
 
  private:
@@ -41,12 +41,7 @@ class Evaluator {
   // the metrics, stamped with the progress in `status`.
   absl::Status Report(const paramd::v1::GetStatusResponse& status, bool final);
 
-  const JobConfig& job_;
-  const Model* const model_;              // Not owned.
-  PsClient* const ps_;                    // Not owned.
-  CoordinatorClient* const coordinator_;  // Not owned.
-  const uint64_t worker_id_;
-  const std::atomic<bool>* const stop_;
+  const WorkerContext context_;
   std::unique_ptr<Dataset> eval_;
   std::unique_ptr<Dataset> test_;  // null when the job names no test data
 };

@@ -31,13 +31,14 @@ std::vector<std::vector<uint64_t>> SplitKeys(
 PsClient::PsClient(const JobConfig& job,
                    const std::vector<std::string>& servers, uint64_t worker_id,
                    absl::Duration rpc_timeout, absl::Duration retry_budget,
-                   const std::atomic<bool>* stop)
+                   std::function<bool()> cancelled, uint64_t generation)
     : job_(job),
       map_(MustCreateMap(static_cast<int32_t>(servers.size()))),
       worker_id_(worker_id),
       rpc_timeout_(rpc_timeout),
       retry_budget_(retry_budget),
-      stop_(stop) {
+      cancelled_(std::move(cancelled)),
+      generation_(generation) {
   for (const std::string& address : servers) {
     stubs_.push_back(v1::ParameterServer::NewStub(MakeChannel(address)));
   }
@@ -80,7 +81,7 @@ absl::Status PsClient::FanOut(
       retry.push_back(shard);
     }
     if (retry.empty()) return absl::OkStatus();
-    if (absl::Now() + backoff > give_up || (stop_ && stop_->load())) {
+    if (absl::Now() + backoff > give_up || (cancelled_ && cancelled_())) {
       return last;
     }
     absl::SleepFor(backoff);
@@ -115,6 +116,7 @@ std::vector<v1::PullRequest> PsClient::PullRequests(
   std::vector<v1::PullRequest> requests(map_.num_shards());
   for (int32_t s = 0; s < map_.num_shards(); ++s) {
     requests[s].set_worker_id(worker_id_);
+    requests[s].set_generation(generation_);
     for (const std::string& name : request.dense) {
       const Range range = map_.DenseRange(job_.FindTable(name)->size(), s);
       if (range.size() == 0) continue;
@@ -207,6 +209,7 @@ absl::StatusOr<int64_t> PsClient::Push(int64_t clock, const Params& grads) {
   std::vector<v1::PushResponse> responses(n);
   for (int32_t s = 0; s < n; ++s) {
     requests[s].set_worker_id(worker_id_);
+    requests[s].set_generation(generation_);
     requests[s].set_clock(clock);
   }
   for (const auto& [name, values] : grads.dense) {
@@ -255,6 +258,7 @@ absl::Status PsClient::Leave(int64_t clock) {
   return FanOut([&](int32_t s, grpc::ClientContext* context,
                     std::function<void(grpc::Status)> done) {
     requests[s].set_worker_id(worker_id_);
+    requests[s].set_generation(generation_);
     requests[s].set_clock(clock);
     requests[s].set_leave(true);
     stubs_[s]->async()->Push(context, &requests[s], &responses[s],

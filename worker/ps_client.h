@@ -3,8 +3,8 @@
 #ifndef PARAMD_WORKER_PS_CLIENT_H_
 #define PARAMD_WORKER_PS_CLIENT_H_
 
-#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,10 +25,12 @@ class PsClient {
  public:
   // `servers` are indexed by shard. Each RPC gets `rpc_timeout`; transient
   // failures are retried with backoff for up to `retry_budget`, or until
-  // *stop.
+  // `cancelled()` (may be empty) says to give up. Requests carry
+  // `generation` (see paramd.v1.Lease).
   PsClient(const JobConfig& job, const std::vector<std::string>& servers,
            uint64_t worker_id, absl::Duration rpc_timeout,
-           absl::Duration retry_budget, const std::atomic<bool>* stop);
+           absl::Duration retry_budget, std::function<bool()> cancelled,
+           uint64_t generation = 0);
 
   // Reads what `request` names into `params` (replacing its contents) and
   // returns the clock it read at. Under bsp it waits until every round
@@ -80,7 +82,8 @@ class PsClient {
   const uint64_t worker_id_;
   const absl::Duration rpc_timeout_;
   const absl::Duration retry_budget_;
-  const std::atomic<bool>* const stop_;
+  const std::function<bool()> cancelled_;
+  const uint64_t generation_;
   std::vector<std::unique_ptr<paramd::v1::ParameterServer::Stub>> stubs_;
 };
 

@@ -12,82 +12,139 @@ namespace {
 namespace v1 = ::paramd::v1;
 // How long to wait before asking again when every shard is leased.
 constexpr absl::Duration kWaitPoll = absl::Milliseconds(100);
+// Heartbeat intervals to wait for a restarted coordinator to know us again.
+constexpr int kCompleteAttempts = 10;
+
+// Failures that end a lease but not the worker: the servers moved to a new
+// generation (Aborted), stayed unreachable (Unavailable, DeadlineExceeded),
+// or the coordinator forgot us for a moment (NotFound: it restarted).
+bool LosesLeaseOnly(const absl::Status& status) {
+  return absl::IsAborted(status) || absl::IsUnavailable(status) ||
+         absl::IsDeadlineExceeded(status) || absl::IsNotFound(status);
+}
 
 }  // namespace
 
-Trainer::Trainer(const JobConfig& job, const Model* model, PsClient* ps,
-                 CoordinatorClient* coordinator, uint64_t worker_id,
-                 const std::atomic<bool>* stop)
-    : job_(job),
-      model_(model),
-      ps_(ps),
-      coordinator_(coordinator),
-      worker_id_(worker_id),
-      stop_(stop) {}
+Trainer::Trainer(const WorkerContext& context) : context_(context) {}
 
 Progress Trainer::progress() const {
   absl::MutexLock lock(&mu_);
   return progress_;
 }
 
+absl::Status Trainer::LeaveBarrier() {
+  if (!in_barrier_ || ps_ == nullptr) return absl::OkStatus();
+  in_barrier_ = false;
+  return ps_->Leave(clock_);
+}
+
 absl::Status Trainer::Run() {
-  while (!stop_->load()) {
-    PARAMD_ASSIGN_OR_RETURN(v1::AcquireShardResponse grant,
-                            coordinator_->Acquire(worker_id_));
-    if (grant.state() == v1::AcquireShardResponse::LEASED) {
-      PARAMD_RETURN_IF_ERROR(TrainShard(grant.lease()));
+  const uint64_t me = context_.view->worker_id();
+  while (!context_.stop->load()) {
+    absl::StatusOr<v1::AcquireShardResponse> grant =
+        context_.coordinator->Acquire(me);
+    if (absl::IsNotFound(grant.status())) {  // re-registering meanwhile
+      absl::SleepFor(absl::Seconds(context_.job->heartbeat_interval_s));
       continue;
     }
-    // No shard now: step out of the bsp barrier so the others go on.
-    if (in_barrier_) {
-      PARAMD_RETURN_IF_ERROR(ps_->Leave(clock_));
-      in_barrier_ = false;
+    PARAMD_RETURN_IF_ERROR(grant.status());
+    if (grant->state() == v1::AcquireShardResponse::LEASED) {
+      PARAMD_RETURN_IF_ERROR(TrainShard(*grant));
+      continue;
     }
-    if (grant.state() == v1::AcquireShardResponse::DONE) {
+    // No shard now: step out of the barrier so the others go on.
+    if (absl::Status left = LeaveBarrier(); !left.ok()) {
+      LogWarning(absl::StrCat("leaving the barrier: ", left.message()));
+    }
+    if (grant->state() == v1::AcquireShardResponse::DONE) {
       LogInfo("job done");
       return absl::OkStatus();
     }
     absl::SleepFor(kWaitPoll);
   }
+  (void)LeaveBarrier();
   return absl::CancelledError("stopped");
 }
 
-absl::Status Trainer::TrainShard(const v1::Lease& lease) {
+void Trainer::Connect(const std::vector<std::string>& servers,
+                      const v1::Lease& lease, absl::Time granted) {
+  // Give up retrying a server once the lease is gone or we are stopping.
+  auto cancelled = [this, lease, granted] {
+    return context_.stop->load() || context_.view->Revoked(lease, granted);
+  };
+  ps_ = std::make_unique<PsClient>(
+      *context_.job, servers, context_.view->worker_id(), context_.rpc_timeout,
+      context_.retry_budget, cancelled, lease.generation());
+}
+
+absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
+  const v1::Lease& lease = grant.lease();
+  const absl::Time granted = absl::Now();
   LogInfo(absl::StrCat("epoch ", lease.epoch() + 1, ": training shard ",
                        lease.shard(), " (", lease.path(), ")"));
   PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> data,
-                          model_->ReadData(lease.path()));
+                          context_.model->ReadData(lease.path()));
   // The same order whichever worker trains the shard.
-  if (job_.shuffle)
+  if (context_.job->shuffle)
     data->Shuffle(ShardShuffleSeed(lease.epoch(), lease.shard()));
+  Connect({grant.servers().begin(), grant.servers().end()}, lease, granted);
+  context_.view->set_held(lease);
   BatchStats shard;
-  for (int64_t begin = 0; begin < data->size(); begin += job_.batch_size) {
-    if (stop_->load()) return absl::CancelledError("stopped mid-shard");
-    const int64_t end = std::min(data->size(), begin + job_.batch_size);
-    BatchStats stats;
-    PARAMD_RETURN_IF_ERROR(TrainBatch(*data, begin, end, &stats));
-    shard.examples += stats.examples;
-    shard.loss_sum += stats.loss_sum;
+  absl::Status status;
+  for (int64_t begin = 0; begin < data->size() && status.ok();
+       begin += context_.job->batch_size) {
+    if (context_.stop->load()) {
+      status = absl::CancelledError("stopped mid-shard");
+    } else if (context_.view->Revoked(lease, granted)) {
+      status = absl::AbortedError("the lease was revoked");
+    } else {
+      const int64_t end =
+          std::min(data->size(), begin + context_.job->batch_size);
+      BatchStats stats;
+      status = TrainBatch(*data, begin, end, &stats);
+      shard.examples += stats.examples;
+      shard.loss_sum += stats.loss_sum;
+    }
   }
-  absl::Status done = coordinator_->Complete(worker_id_, lease.lease_id(),
-                                             shard.examples, shard.loss_sum);
-  if (absl::IsFailedPrecondition(done)) {
-    LogWarning(absl::StrCat("shard ", lease.shard(),
-                            " not recorded: ", done.message()));
-    return absl::OkStatus();
+  const uint64_t me = context_.view->worker_id();
+  if (status.ok()) {
+    // NotFound: the coordinator restarted and has not heard from us again
+    // yet; the heartbeat thread re-registers, keeping the lease.
+    for (int attempt = 0; attempt < kCompleteAttempts; ++attempt) {
+      status = context_.coordinator->Complete(
+          me, lease.lease_id(), shard.examples, shard.loss_sum, clock_);
+      if (!absl::IsNotFound(status)) break;
+      absl::SleepFor(absl::Seconds(context_.job->heartbeat_interval_s));
+    }
   }
-  return done;
+  context_.view->set_held(std::nullopt);
+  if (status.ok()) return status;
+  if (absl::IsCancelled(status)) {
+    (void)context_.coordinator->Release(me, lease.lease_id());
+    return absl::OkStatus();  // Run() sees *stop
+  }
+  if (!LosesLeaseOnly(status) && !absl::IsFailedPrecondition(status)) {
+    return status;
+  }
+  LogWarning(absl::StrCat("shard ", lease.shard(), " of epoch ",
+                          lease.epoch() + 1, " dropped: ", status.message()));
+  if (!context_.view->Revoked(lease, granted)) {
+    (void)context_.coordinator->Release(me, lease.lease_id());
+  }
+  (void)LeaveBarrier();
+  clock_ = 0;  // re-sync with the servers on the next pull
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::TrainBatch(const Dataset& data, int64_t begin,
                                  int64_t end, BatchStats* stats) {
   ParamRequest request;
-  model_->Needs(data, begin, end, &request);
+  context_.model->Needs(data, begin, end, &request);
   Params params;
   PARAMD_ASSIGN_OR_RETURN(clock_, ps_->Pull(clock_, request, &params));
   in_barrier_ = true;
   Params grads = params.ZerosLike();
-  *stats = model_->Compute(data, begin, end, params, &grads);
+  *stats = context_.model->Compute(data, begin, end, params, &grads);
   absl::StatusOr<int64_t> next = ps_->Push(clock_, grads);
   if (absl::IsFailedPrecondition(next.status())) {
     LogWarning(absl::StrCat("gradient of clock ", clock_,

@@ -5,11 +5,16 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/config.h"
 #include "paramd/v1/coordinator.pb.h"
+#include "worker/cluster_view.h"
 #include "worker/coordinator_client.h"
 #include "worker/models/model.h"
 #include "worker/ps_client.h"
@@ -19,28 +24,31 @@ namespace paramd {
 // Run() is called from one thread; progress() from any.
 class Trainer {
  public:
-  Trainer(const JobConfig& job, const Model* model, PsClient* ps,
-          CoordinatorClient* coordinator, uint64_t worker_id,
-          const std::atomic<bool>* stop);
+  explicit Trainer(const WorkerContext& context);
 
-  // Trains until the coordinator says the job is done (returns OK) or *stop
-  // (returns Cancelled). Fails on a permanent RPC error or bad data.
+  // Trains until the coordinator says the job is done (returns OK) or
+  // *stop (gives its lease back, leaves the barrier, returns Cancelled).
+  // A lease that is revoked (expired, or a rollback) or whose servers stay
+  // unreachable is dropped and training goes on with a new one. Fails on a
+  // permanent RPC error or bad data.
   absl::Status Run();
 
   // Examples trained and their summed loss so far.
   Progress progress() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  absl::Status TrainShard(const paramd::v1::Lease& lease);
+  // Trains the shard of `grant`. Returns OK when it is done or dropped.
+  absl::Status TrainShard(const paramd::v1::AcquireShardResponse& grant);
   absl::Status TrainBatch(const Dataset& data, int64_t begin, int64_t end,
                           BatchStats* stats);
+  // Points the client at `servers` in the lease's generation.
+  void Connect(const std::vector<std::string>& servers,
+               const paramd::v1::Lease& lease, absl::Time granted);
+  // Leaves the barrier if in it.
+  absl::Status LeaveBarrier();
 
-  const JobConfig& job_;
-  const Model* const model_;              // Not owned.
-  PsClient* const ps_;                    // Not owned.
-  CoordinatorClient* const coordinator_;  // Not owned.
-  const uint64_t worker_id_;
-  const std::atomic<bool>* const stop_;
+  const WorkerContext context_;
+  std::unique_ptr<PsClient> ps_;
   int64_t clock_ = 0;
   bool in_barrier_ = false;
   mutable absl::Mutex mu_;

@@ -53,26 +53,30 @@ int main(int argc, char** argv) {
   paramd::OnShutdownSignal(&stop, [] {});
   paramd::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator),
                                         &stop);
-  auto reg = coordinator.Register(HostName(), role);
+  const std::string host = HostName();
+  auto reg = coordinator.Register(host, role);
   if (!reg.ok()) return stop.load() ? 0 : Fail(reg.status());
   paramd::SetLogTag(absl::StrCat(role, "/", reg->worker_id));
   auto model = paramd::CreateModel(reg->job);
   if (!model.ok()) return Fail(model.status());
-  paramd::PsClient ps(reg->job, reg->servers, reg->worker_id,
-                      absl::Seconds(absl::GetFlag(FLAGS_rpc_timeout_s)),
-                      absl::Seconds(absl::GetFlag(FLAGS_retry_budget_s)),
-                      &stop);
-  paramd::Trainer trainer(reg->job, model->get(), &ps, &coordinator,
-                          reg->worker_id, &stop);
-  paramd::Evaluator evaluator(reg->job, model->get(), &ps, &coordinator,
-                              reg->worker_id, &stop);
+  paramd::ClusterView view(reg->worker_id, reg->servers);
+  paramd::WorkerContext context;
+  context.job = &reg->job;
+  context.model = model->get();
+  context.coordinator = &coordinator;
+  context.view = &view;
+  context.stop = &stop;
+  context.rpc_timeout = absl::Seconds(absl::GetFlag(FLAGS_rpc_timeout_s));
+  context.retry_budget = absl::Seconds(absl::GetFlag(FLAGS_retry_budget_s));
+  paramd::Trainer trainer(context);
+  paramd::Evaluator evaluator(context);
   std::atomic<bool> heartbeats_stop{false};
   paramd::CoordinatorClient heartbeat_client(absl::GetFlag(FLAGS_coordinator),
                                              &heartbeats_stop);
   std::thread heartbeats([&] {
-    heartbeat_client.RunHeartbeats(reg->worker_id,
-                                   absl::Seconds(reg->job.heartbeat_interval_s),
-                                   [&] { return trainer.progress(); });
+    heartbeat_client.RunHeartbeats(
+        &view, absl::Seconds(reg->job.heartbeat_interval_s),
+        [&] { return trainer.progress(); }, host, role);
   });
   absl::Status status = role == "evaluator" ? evaluator.Run() : trainer.Run();
   heartbeats_stop.store(true);

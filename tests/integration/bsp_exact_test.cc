@@ -104,7 +104,7 @@ class BspExactTest : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<PsClient> Client(uint64_t worker_id) {
     return std::make_unique<PsClient>(job_, servers_, worker_id,
                                       absl::Seconds(30), absl::Seconds(30),
-                                      &stop_);
+                                      [this] { return stop_.load(); });
   }
 
   std::unique_ptr<TestCluster> cluster_;

@@ -47,23 +47,34 @@ class CoordinatorTest : public ::testing::Test {
   uint64_t MustRegister(const std::string& role,
                         const std::string& host = "host") {
     std::vector<std::string> servers;
+    std::optional<LeaseInfo> held;
     absl::StatusOr<uint64_t> id =
-        coordinator_.RegisterWorker(host, role, &servers);
+        coordinator_.RegisterWorker(host, role, 0, &held, &servers);
     EXPECT_TRUE(id.ok()) << id.status();
     EXPECT_EQ(servers, (std::vector<std::string>{"ps0:1", "ps1:1"}));
     return id.ok() ? *id : 0;
   }
 
+  // The workers a server heartbeat is told to keep in its barrier.
+  std::set<uint64_t> LiveTrainers() {
+    v1::ServerHeartbeatRequest report;
+    report.set_shard(0);
+    v1::ServerHeartbeatResponse response;
+    EXPECT_TRUE(coordinator_.ServerHeartbeat(report, &response).ok());
+    return {response.live_workers().begin(), response.live_workers().end()};
+  }
+
   LeaseInfo MustLease(uint64_t worker, std::string* path) {
     LeaseInfo lease;
     absl::StatusOr<Grant> grant =
-        coordinator_.AcquireShard(worker, &lease, path);
+        coordinator_.AcquireShard(worker, &lease, path, &servers_);
     EXPECT_TRUE(grant.ok()) << grant.status();
     EXPECT_EQ(grant.value_or(Grant::kWait), Grant::kLeased);
     return lease;
   }
 
   Coordinator coordinator_;
+  std::vector<std::string> servers_;
 };
 
 TEST_F(CoordinatorTest, AssignsLowestFreeShard) {
@@ -164,20 +175,21 @@ TEST_F(CoordinatorTest, KeepsJobAndConfigText) {
 TEST_F(CoordinatorTest, RegisterWorkerIsUnavailableUntilEveryServerIsUp) {
   Coordinator coordinator(TestJob(2), "", kShards);
   std::vector<std::string> servers;
+  std::optional<LeaseInfo> held;
   absl::StatusOr<uint64_t> early =
-      coordinator.RegisterWorker("h", "trainer", &servers);
+      coordinator.RegisterWorker("h", "trainer", 0, &held, &servers);
   ASSERT_FALSE(early.ok());
   EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable)
       << early.status();
   ASSERT_TRUE(coordinator.RegisterServer("b:1", 1).ok());
-  early = coordinator.RegisterWorker("h", "trainer", &servers);
+  early = coordinator.RegisterWorker("h", "trainer", 0, &held, &servers);
   EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable)
       << early.status();
   EXPECT_TRUE(coordinator.Status().workers().empty());
 
   ASSERT_TRUE(coordinator.RegisterServer("a:1", 0).ok());
   absl::StatusOr<uint64_t> id =
-      coordinator.RegisterWorker("h", "trainer", &servers);
+      coordinator.RegisterWorker("h", "trainer", 0, &held, &servers);
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(servers, (std::vector<std::string>{"a:1", "b:1"}));
 }
@@ -185,8 +197,9 @@ TEST_F(CoordinatorTest, RegisterWorkerIsUnavailableUntilEveryServerIsUp) {
 TEST_F(CoordinatorTest, RegisterWorkerRejectsAnUnknownRole) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
   std::vector<std::string> servers;
+  std::optional<LeaseInfo> held;
   absl::StatusOr<uint64_t> id =
-      coordinator_.RegisterWorker("h", "janitor", &servers);
+      coordinator_.RegisterWorker("h", "janitor", 0, &held, &servers);
   ASSERT_FALSE(id.ok());
   EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument)
       << id.status();
@@ -201,7 +214,7 @@ TEST_F(CoordinatorTest, RegisterWorkerGivesDistinctIdsAndListsWorkers) {
   EXPECT_NE(a, b);
   EXPECT_NE(a, e);
   EXPECT_NE(b, e);
-  EXPECT_EQ(coordinator_.LiveTrainers(), (std::set<uint64_t>{a, b}));
+  EXPECT_EQ(LiveTrainers(), (std::set<uint64_t>{a, b}));
   const v1::GetStatusResponse status = coordinator_.Status();
   ASSERT_EQ(status.workers_size(), 3);
   std::map<uint64_t, v1::WorkerStatus> by_id;
@@ -215,8 +228,8 @@ TEST_F(CoordinatorTest, RegisterWorkerGivesDistinctIdsAndListsWorkers) {
 
 TEST_F(CoordinatorTest, HeartbeatOfAnUnknownWorkerIsNotFound) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
-  bool done = true;
-  absl::Status status = coordinator_.Heartbeat(12345, 0, 0, &done);
+  v1::HeartbeatResponse beat;
+  absl::Status status = coordinator_.Heartbeat(12345, 0, 0, &beat);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
 }
 
@@ -224,10 +237,10 @@ TEST_F(CoordinatorTest, HeartbeatRecordsExamples) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
   const uint64_t a = MustRegister("trainer");
   const uint64_t b = MustRegister("trainer");
-  bool done = true;
-  ASSERT_TRUE(coordinator_.Heartbeat(a, 100, 5.0, &done).ok());
-  EXPECT_FALSE(done);
-  ASSERT_TRUE(coordinator_.Heartbeat(b, 50, 1.0, &done).ok());
+  v1::HeartbeatResponse beat;
+  ASSERT_TRUE(coordinator_.Heartbeat(a, 100, 5.0, &beat).ok());
+  EXPECT_FALSE(beat.job_done());
+  ASSERT_TRUE(coordinator_.Heartbeat(b, 50, 1.0, &beat).ok());
   const v1::GetStatusResponse status = coordinator_.Status();
   EXPECT_EQ(status.examples(), 150u);
   for (const v1::WorkerStatus& w : status.workers()) {
@@ -240,9 +253,10 @@ TEST_F(CoordinatorTest, UnknownWorkersCannotLeaseCompleteOrReport) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
   LeaseInfo lease;
   std::string path;
-  EXPECT_EQ(coordinator_.AcquireShard(777, &lease, &path).status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(coordinator_.CompleteShard(777, 1, 1, 0).code(),
+  EXPECT_EQ(
+      coordinator_.AcquireShard(777, &lease, &path, &servers_).status().code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_EQ(coordinator_.CompleteShard(777, 1, 1, 0, /*clock=*/0).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(coordinator_.ReportEval(777, {{"loss", 1}}, 0, false).code(),
             absl::StatusCode::kNotFound);
@@ -255,7 +269,8 @@ TEST_F(CoordinatorTest, AnEvaluatorCannotLease) {
   const uint64_t e = MustRegister("evaluator");
   LeaseInfo lease;
   std::string path;
-  absl::StatusOr<Grant> grant = coordinator_.AcquireShard(e, &lease, &path);
+  absl::StatusOr<Grant> grant =
+      coordinator_.AcquireShard(e, &lease, &path, &servers_);
   ASSERT_FALSE(grant.ok());
   EXPECT_EQ(grant.status().code(), absl::StatusCode::kFailedPrecondition)
       << grant.status();
@@ -295,7 +310,9 @@ TEST_F(CoordinatorTest, LeasesShardsAndTracksEpochsInStatus) {
   ASSERT_EQ(status.epochs_status_size(), 1);
   EXPECT_EQ(status.epochs_status(0).shards_done(), 0);
 
-  ASSERT_TRUE(coordinator_.CompleteShard(a, first.lease_id, 100, 50.0).ok());
+  ASSERT_TRUE(
+      coordinator_.CompleteShard(a, first.lease_id, 100, 50.0, /*clock=*/0)
+          .ok());
   status = coordinator_.Status();
   ASSERT_EQ(status.leases_size(), 1);
   EXPECT_EQ(status.leases(0).lease().lease_id(), second.lease_id);
@@ -306,15 +323,21 @@ TEST_F(CoordinatorTest, LeasesShardsAndTracksEpochsInStatus) {
   EXPECT_DOUBLE_EQ(status.epochs_status(0).train_loss(), 0.5);
 
   // A second completion of the same lease is refused and not counted.
-  EXPECT_EQ(coordinator_.CompleteShard(a, first.lease_id, 100, 50.0).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      coordinator_.CompleteShard(a, first.lease_id, 100, 50.0, /*clock=*/0)
+          .code(),
+      absl::StatusCode::kFailedPrecondition);
   // So is a non-finite loss.
-  EXPECT_EQ(coordinator_.CompleteShard(b, second.lease_id, 1, NAN).code(),
+  EXPECT_EQ(coordinator_.CompleteShard(b, second.lease_id, 1, NAN, /*clock=*/0)
+                .code(),
             absl::StatusCode::kInvalidArgument);
-  ASSERT_TRUE(coordinator_.CompleteShard(b, second.lease_id, 300, 30.0).ok());
+  ASSERT_TRUE(
+      coordinator_.CompleteShard(b, second.lease_id, 300, 30.0, /*clock=*/0)
+          .ok());
   const LeaseInfo third = MustLease(a, &path);
   EXPECT_EQ(path, "/data/train-2");
-  ASSERT_TRUE(coordinator_.CompleteShard(a, third.lease_id, 0, 0).ok());
+  ASSERT_TRUE(
+      coordinator_.CompleteShard(a, third.lease_id, 0, 0, /*clock=*/0).ok());
 
   status = coordinator_.Status();
   EXPECT_EQ(status.epoch(), 1);
@@ -332,7 +355,8 @@ TEST_F(CoordinatorTest, LeasesShardsAndTracksEpochsInStatus) {
     const LeaseInfo lease = MustLease(w, &path);
     EXPECT_EQ(lease.epoch, 1);
     EXPECT_EQ(path, kShards[i]);
-    ASSERT_TRUE(coordinator_.CompleteShard(w, lease.lease_id, 10, 1).ok());
+    ASSERT_TRUE(
+        coordinator_.CompleteShard(w, lease.lease_id, 10, 1, /*clock=*/0).ok());
   }
   status = coordinator_.Status();
   EXPECT_TRUE(status.done());
@@ -341,12 +365,13 @@ TEST_F(CoordinatorTest, LeasesShardsAndTracksEpochsInStatus) {
   EXPECT_EQ(status.expired_leases(), 0);
   EXPECT_EQ(status.epochs_status(1).completions(), 3);
   LeaseInfo lease;
-  absl::StatusOr<Grant> grant = coordinator_.AcquireShard(a, &lease, &path);
+  absl::StatusOr<Grant> grant =
+      coordinator_.AcquireShard(a, &lease, &path, &servers_);
   ASSERT_TRUE(grant.ok()) << grant.status();
   EXPECT_EQ(*grant, Grant::kDone);
-  bool done = false;
-  ASSERT_TRUE(coordinator_.Heartbeat(b, 0, 0, &done).ok());
-  EXPECT_TRUE(done);
+  v1::HeartbeatResponse beat;
+  ASSERT_TRUE(coordinator_.Heartbeat(b, 0, 0, &beat).ok());
+  EXPECT_TRUE(beat.job_done());
 }
 
 TEST_F(CoordinatorTest, WaitWhenEveryShardIsLeased) {
@@ -355,7 +380,8 @@ TEST_F(CoordinatorTest, WaitWhenEveryShardIsLeased) {
   std::string path;
   for (int i = 0; i < 3; ++i) MustLease(a, &path);
   LeaseInfo lease;
-  absl::StatusOr<Grant> grant = coordinator_.AcquireShard(a, &lease, &path);
+  absl::StatusOr<Grant> grant =
+      coordinator_.AcquireShard(a, &lease, &path, &servers_);
   ASSERT_TRUE(grant.ok()) << grant.status();
   EXPECT_EQ(*grant, Grant::kWait);
 }
@@ -366,7 +392,7 @@ TEST_F(CoordinatorTest, TickKeepsLiveWorkersAndLeases) {
   std::string path;
   MustLease(a, &path);
   coordinator_.Tick();
-  EXPECT_EQ(coordinator_.LiveTrainers(), (std::set<uint64_t>{a}));
+  EXPECT_EQ(LiveTrainers(), (std::set<uint64_t>{a}));
   EXPECT_EQ(coordinator_.Status().leases_size(), 1);
   EXPECT_EQ(coordinator_.Status().expired_leases(), 0);
 }

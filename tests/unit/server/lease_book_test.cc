@@ -105,7 +105,7 @@ TEST(LeaseBookTest, RenewExtendsTheWorkersLeases) {
   EXPECT_EQ(book.Expire(T(15)), 1);
   EXPECT_EQ(book.leases().count(a.lease_id), 1u);
   EXPECT_EQ(book.leases().count(other.lease_id), 0u);
-  EXPECT_TRUE(book.Complete(1, a.lease_id, 10, 1.0, T(15)).ok());
+  EXPECT_TRUE(book.Complete(1, a.lease_id, 10, 1.0, /*clock=*/0, T(15)).ok());
   EXPECT_EQ(book.ledger()[0].completions[a.shard], 1);
 }
 
@@ -113,7 +113,8 @@ TEST(LeaseBookTest, RenewDoesNotReviveAnOverdueLease) {
   LeaseBook book(1, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
   book.Renew(1, T(11));  // too late: the deadline was T(10)
-  absl::Status status = book.Complete(1, lease.lease_id, 5, 1.0, T(11));
+  absl::Status status =
+      book.Complete(1, lease.lease_id, 5, 1.0, /*clock=*/0, T(11));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_EQ(book.ledger()[0].completions[0], 0);
 }
@@ -124,7 +125,8 @@ TEST(LeaseBookTest, CompletingAnExpiredLeaseFailsAndIsNotCounted) {
   // Worker 1 hangs; its shard goes to worker 2.
   const LeaseInfo fresh = MustAcquire(book, 2, T(12));
   ASSERT_EQ(fresh.shard, stale.shard);
-  absl::Status late = book.Complete(1, stale.lease_id, 100, 50.0, T(13));
+  absl::Status late =
+      book.Complete(1, stale.lease_id, 100, 50.0, /*clock=*/0, T(13));
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
   EXPECT_EQ(book.ledger()[0].completions[stale.shard], 0);
@@ -132,7 +134,8 @@ TEST(LeaseBookTest, CompletingAnExpiredLeaseFailsAndIsNotCounted) {
   EXPECT_EQ(book.ledger()[0].examples, 0u);
   EXPECT_DOUBLE_EQ(book.ledger()[0].loss_sum, 0.0);
   // The new holder's completion counts once.
-  ASSERT_TRUE(book.Complete(2, fresh.lease_id, 7, 3.5, T(14)).ok());
+  ASSERT_TRUE(
+      book.Complete(2, fresh.lease_id, 7, 3.5, /*clock=*/0, T(14)).ok());
   EXPECT_EQ(book.ledger()[0].completions[stale.shard], 1);
   EXPECT_EQ(book.ledger()[0].examples, 7u);
   EXPECT_DOUBLE_EQ(book.ledger()[0].loss_sum, 3.5);
@@ -141,7 +144,8 @@ TEST(LeaseBookTest, CompletingAnExpiredLeaseFailsAndIsNotCounted) {
 TEST(LeaseBookTest, CompleteExpiresOverdueLeaseEvenWithoutAcquire) {
   LeaseBook book(1, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
-  absl::Status status = book.Complete(1, lease.lease_id, 1, 0.0, T(10));
+  absl::Status status =
+      book.Complete(1, lease.lease_id, 1, 0.0, /*clock=*/0, T(10));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_EQ(book.ledger()[0].shards_done, 0);
   EXPECT_EQ(book.expired(), 1);
@@ -150,13 +154,13 @@ TEST(LeaseBookTest, CompleteExpiresOverdueLeaseEvenWithoutAcquire) {
 TEST(LeaseBookTest, CompleteRejectsAnotherWorkersLeaseAndDoubleCompletion) {
   LeaseBook book(2, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
-  EXPECT_EQ(book.Complete(2, lease.lease_id, 1, 0, T(1)).code(),
+  EXPECT_EQ(book.Complete(2, lease.lease_id, 1, 0, /*clock=*/0, T(1)).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(book.Complete(1, 999, 1, 0, T(1)).code(),
+  EXPECT_EQ(book.Complete(1, 999, 1, 0, /*clock=*/0, T(1)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book.leases().count(lease.lease_id), 1u) << "lease was dropped";
-  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, T(1)).ok());
-  EXPECT_EQ(book.Complete(1, lease.lease_id, 1, 0, T(1)).code(),
+  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, /*clock=*/0, T(1)).ok());
+  EXPECT_EQ(book.Complete(1, lease.lease_id, 1, 0, /*clock=*/0, T(1)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book.ledger()[0].completions[lease.shard], 1);
   EXPECT_EQ(book.ledger()[0].examples, 1u);
@@ -175,9 +179,11 @@ TEST(LeaseBookTest, EpochsAdvanceAndEndInDone) {
     EXPECT_EQ(b.epoch, epoch);
     EXPECT_EQ(a.shard, 0);
     EXPECT_EQ(b.shard, 1);
-    ASSERT_TRUE(book.Complete(2, b.lease_id, 10, 2.0, T(epoch)).ok());
+    ASSERT_TRUE(
+        book.Complete(2, b.lease_id, 10, 2.0, /*clock=*/0, T(epoch)).ok());
     EXPECT_EQ(book.epoch(), epoch) << "advanced with a shard outstanding";
-    ASSERT_TRUE(book.Complete(1, a.lease_id, 20, 4.0, T(epoch)).ok());
+    ASSERT_TRUE(
+        book.Complete(1, a.lease_id, 20, 4.0, /*clock=*/0, T(epoch)).ok());
   }
   EXPECT_EQ(book.epoch(), 2);
   EXPECT_TRUE(book.done());
@@ -198,7 +204,7 @@ TEST(LeaseBookTest, WaitThenNextEpochOnceTheLastShardCompletes) {
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
   LeaseInfo none;
   EXPECT_EQ(book.Acquire(2, T(1), &none), Grant::kWait);
-  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, T(2)).ok());
+  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, /*clock=*/0, T(2)).ok());
   const LeaseInfo next = MustAcquire(book, 2, T(3));
   EXPECT_EQ(next.epoch, 1);
   EXPECT_EQ(next.shard, 0);
@@ -234,12 +240,15 @@ TEST(LeaseBookTest, EveryShardCompletesExactlyOncePerEpochDespiteExpiries) {
     if (acquisitions % 3 == 0) {
       // This worker hangs past its deadline; its late completion is refused.
       now += 11;
-      EXPECT_FALSE(book.Complete(worker, lease.lease_id, 1, 1, T(now)).ok());
+      EXPECT_FALSE(
+          book.Complete(worker, lease.lease_id, 1, 1, /*clock=*/0, T(now))
+              .ok());
       ++refused;
       continue;
     }
     now += 1;
-    ASSERT_TRUE(book.Complete(worker, lease.lease_id, 1, 1, T(now)).ok());
+    ASSERT_TRUE(
+        book.Complete(worker, lease.lease_id, 1, 1, /*clock=*/0, T(now)).ok());
   }
   EXPECT_GT(refused, 0);
   EXPECT_EQ(book.expired(), refused);
@@ -267,7 +276,7 @@ TEST(LeaseBookTest, ReleaseReturnsADeadWorkersLeases) {
   EXPECT_EQ(back, (std::set<int32_t>{0, 2}));
   EXPECT_EQ(MustAcquire(book, 3, T(1)).shard, 3);
   // The dead worker's old lease can no longer complete.
-  EXPECT_EQ(book.Complete(1, a.lease_id, 1, 0, T(2)).code(),
+  EXPECT_EQ(book.Complete(1, a.lease_id, 1, 0, /*clock=*/0, T(2)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book.ledger()[0].completions[0], 0);
 }

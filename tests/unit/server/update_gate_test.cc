@@ -50,7 +50,7 @@ struct PullRecord {
 // table holds minus the sum of everything applied to it.
 class UpdateGateTest : public ::testing::Test {
  protected:
-  void Make(Consistency consistency, bool average) {
+  void Make(Consistency consistency, bool average, int staleness = 0) {
     JobConfig job;
     job.name = "gate-test";
     TableConfig table;
@@ -63,7 +63,8 @@ class UpdateGateTest : public ::testing::Test {
         ShardStore::Create(job, 0, 1);
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
-    gate_ = std::make_unique<UpdateGate>(store_.get(), consistency, average);
+    gate_ = std::make_unique<UpdateGate>(store_.get(), consistency, average,
+                                         staleness);
   }
 
   std::vector<float> Values() {
@@ -85,7 +86,7 @@ class UpdateGateTest : public ::testing::Test {
     slice.length = kSize;
     slice.values = grads_.back();
     EXPECT_TRUE(store_->Validate({slice}, true).ok());
-    return gate_->Push(worker, clock, {slice});
+    return gate_->Push(worker, generation_, clock, {slice});
   }
 
   void MustPush(uint64_t worker, int64_t clock, std::vector<float> grad) {
@@ -98,7 +99,7 @@ class UpdateGateTest : public ::testing::Test {
       uint64_t worker, int64_t clock,
       absl::Time deadline = absl::InfiniteFuture()) {
     auto record = std::make_shared<PullRecord>();
-    gate_->WhenReadable(worker, clock, deadline,
+    gate_->WhenReadable(worker, generation_, clock, deadline,
                         [this, record](PullState state) {
                           std::vector<float> values = Values();
                           absl::MutexLock lock(&record->mu);
@@ -126,6 +127,7 @@ class UpdateGateTest : public ::testing::Test {
 
   std::unique_ptr<ShardStore> store_;
   std::unique_ptr<UpdateGate> gate_;
+  uint64_t generation_ = 0;  // what requests carry
   std::deque<std::vector<float>> grads_;
 };
 
@@ -383,12 +385,12 @@ TEST_F(UpdateGateTest, ConcurrentWorkersRunLockstepRounds) {
     slice.length = kSize;
     slice.values = grad;
     for (int64_t clock = 0; clock < kRounds; ++clock) {
-      absl::StatusOr<int64_t> next = gate_->Push(w, clock, {slice});
+      absl::StatusOr<int64_t> next = gate_->Push(w, 0, clock, {slice});
       ASSERT_TRUE(next.ok()) << next.status();
       ASSERT_EQ(*next, clock + 1);
       auto done = std::make_shared<absl::Notification>();
       auto state = std::make_shared<std::optional<PullState>>();
-      gate_->WhenReadable(w, clock + 1, absl::InfiniteFuture(),
+      gate_->WhenReadable(w, 0, clock + 1, absl::InfiniteFuture(),
                           [done, state](PullState s) {
                             *state = s;
                             done->Notify();

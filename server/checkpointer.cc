@@ -1,0 +1,139 @@
+#include "server/checkpointer.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/checkpoint_file.h"
+#include "common/logging.h"
+
+namespace paramd {
+namespace {
+
+constexpr char kSuffix[] = ".ckpt";
+
+}  // namespace
+
+Checkpointer::Checkpointer(std::string dir, int32_t shard, int keep)
+    : dir_(std::move(dir)),
+      prefix_(absl::StrCat("shard-", shard, "-v")),
+      keep_(keep) {
+  for (const auto& [version, path] :
+       ListNumberedFiles(dir_, prefix_, kSuffix)) {
+    absl::StatusOr<std::string> payload = ReadCheckpointFile(path);
+    paramd::v1::ShardCheckpoint parsed;
+    if (payload.ok() && !parsed.ParseFromString(*payload)) {
+      payload = absl::DataLossError(absl::StrCat(path, ": unparsable"));
+    }
+    if (!payload.ok()) {
+      LogWarning(
+          absl::StrCat("skipping checkpoint: ", payload.status().message()));
+      continue;
+    }
+    absl::MutexLock lock(&mu_);
+    versions_.insert(version);
+  }
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+Checkpointer::~Checkpointer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  writer_.join();
+}
+
+std::string Checkpointer::Path(int64_t version) const {
+  return absl::StrCat(dir_, "/", NumberedFileName(prefix_, version, kSuffix));
+}
+
+void Checkpointer::WriteAsync(paramd::v1::ShardCheckpoint checkpoint,
+                              std::function<void(absl::Status)> done) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back({std::move(checkpoint), std::move(done)});
+}
+
+absl::Status Checkpointer::Write(
+    const paramd::v1::ShardCheckpoint& checkpoint) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return queue_.empty() && !busy_;
+    };
+    mu_.Await(absl::Condition(&drained));
+  }
+  return WriteFile(checkpoint);
+}
+
+void Checkpointer::WriterLoop() {
+  while (true) {
+    Pending next;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !queue_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;
+      next = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    absl::Status written = WriteFile(next.checkpoint);
+    if (!written.ok()) {
+      LogError(absl::StrCat("checkpoint not written: ", written.message()));
+    }
+    next.done(written);
+    absl::MutexLock lock(&mu_);
+    busy_ = false;
+  }
+}
+
+absl::Status Checkpointer::WriteFile(
+    const paramd::v1::ShardCheckpoint& checkpoint) {
+  absl::MutexLock write_lock(&write_mu_);
+  const int64_t version = checkpoint.version();
+  const absl::Time start = absl::Now();
+  std::string payload;
+  checkpoint.SerializeToString(&payload);
+  if (absl::Status s = WriteCheckpointFile(Path(version), payload); !s.ok()) {
+    return s;
+  }
+  PruneNumberedFiles(dir_, prefix_, kSuffix, keep_);
+  {
+    absl::MutexLock lock(&mu_);
+    versions_.insert(version);
+    while (static_cast<int>(versions_.size()) > keep_) {
+      versions_.erase(versions_.begin());
+    }
+  }
+  LogInfo(absl::StrCat("checkpoint v", version, " written (", payload.size(),
+                       " bytes, ", absl::FormatDuration(absl::Now() - start),
+                       ")"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<paramd::v1::ShardCheckpoint> Checkpointer::Read(
+    int64_t version) {
+  const std::string path = Path(version);
+  absl::StatusOr<std::string> payload = ReadCheckpointFile(path);
+  paramd::v1::ShardCheckpoint checkpoint;
+  if (payload.ok() && !checkpoint.ParseFromString(*payload)) {
+    payload = absl::DataLossError(absl::StrCat(path, ": unparsable"));
+  }
+  if (payload.ok() && checkpoint.version() != version) {
+    payload = absl::DataLossError(absl::StrCat(
+        path, ": holds version ", checkpoint.version(), ", not ", version));
+  }
+  if (!payload.ok()) {
+    absl::MutexLock lock(&mu_);
+    versions_.erase(version);
+    return payload.status();
+  }
+  return checkpoint;
+}
+
+std::vector<int64_t> Checkpointer::Versions() const {
+  absl::MutexLock lock(&mu_);
+  return {versions_.begin(), versions_.end()};
+}
+
+}  // namespace paramd

@@ -1,0 +1,261 @@
+#include "server/recovery.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/logging.h"
+
+namespace paramd {
+namespace {
+
+// An order not done by then is dropped (training may have stopped short of
+// its version).
+constexpr absl::Duration kOrderGiveUp = absl::Seconds(120);
+// Records kept, beyond what the servers keep on disk.
+constexpr size_t kRecordsKept = 16;
+
+}  // namespace
+
+bool Rollback::Keeps(const paramd::v1::Completion& done, size_t index) const {
+  if (log_size.has_value()) return index < *log_size;
+  return done.clock() <= versions[0];
+}
+
+Recovery::Recovery(const JobConfig& job, int32_t num_shards)
+    : job_(job), servers_(num_shards), restore_versions_(num_shards, 0) {}
+
+void Recovery::ServerStarted(int32_t shard, bool progress) {
+  Server& server = servers_[shard];
+  server = Server();
+  const bool others_moved = max_version() > 0;
+  if (progress || others_moved || generation_ > 0) {
+    rollback_due_ = true;
+    LogWarning(absl::StrCat("server of shard ", shard,
+                            " restarted: the cluster will roll back to the "
+                            "newest checkpoint every shard holds"));
+  }
+}
+
+void Recovery::Report(const paramd::v1::ServerHeartbeatRequest& report,
+                      absl::Time now) {
+  Server& server = servers_[report.shard()];
+  server.reported = true;
+  server.generation = report.generation();
+  server.version = report.version();
+  server.checkpoints = {report.checkpoints().begin(),
+                        report.checkpoints().end()};
+  server.checkpoint_id = report.checkpoint_id();
+  server.checkpoint_missed = report.checkpoint_missed();
+  if (!report.restore_error().empty() && report.generation() < generation_ &&
+      report.restore_error() != server.restore_error) {
+    LogWarning(absl::StrCat("shard ", report.shard(), " could not restore v",
+                            restore_versions_[report.shard()], ": ",
+                            report.restore_error(),
+                            "; rolling back to an older checkpoint"));
+    rollback_due_ = true;
+  }
+  server.restore_error = report.restore_error();
+  // The versions' growth rate, over windows of a second or more.
+  const int64_t top = max_version();
+  if (rate_time_ == absl::InfinitePast()) {
+    rate_time_ = now;
+    rate_version_ = top;
+  } else if (now - rate_time_ >= absl::Seconds(1)) {
+    versions_per_s_ = std::max<double>(0, top - rate_version_) /
+                      absl::ToDoubleSeconds(now - rate_time_);
+    rate_time_ = now;
+    rate_version_ = top;
+  }
+}
+
+void Recovery::FillResponse(
+    int32_t shard, paramd::v1::ServerHeartbeatResponse* response) const {
+  response->set_hold(rollback_due_);
+  if (rollback_due_) return;
+  response->set_generation(generation_);
+  response->set_restore_version(restore_versions_[shard]);
+  if (order_.has_value()) *response->mutable_checkpoint() = *order_;
+}
+
+std::optional<Rollback> Recovery::MaybeRollBack() {
+  if (!rollback_due_) return std::nullopt;
+  for (const Server& server : servers_) {
+    if (!server.reported) return std::nullopt;
+  }
+  Rollback rollback;
+  rollback.versions.assign(servers_.size(), 0);
+  if (job_.consistency == Consistency::kBsp) {
+    std::set<int64_t> common = servers_[0].checkpoints;
+    for (const Server& server : servers_) {
+      std::set<int64_t> both;
+      std::set_intersection(
+          common.begin(), common.end(), server.checkpoints.begin(),
+          server.checkpoints.end(), std::inserter(both, both.begin()));
+      common = std::move(both);
+    }
+    if (!common.empty())
+      rollback.versions.assign(servers_.size(), *common.rbegin());
+  } else {
+    rollback.log_size = 0;
+    for (auto r = records_.rbegin(); r != records_.rend(); ++r) {
+      bool held = true;
+      for (size_t s = 0; s < servers_.size(); ++s) {
+        held = held && servers_[s].checkpoints.count(r->versions(s)) > 0;
+      }
+      if (held) {
+        rollback.versions.assign(r->versions().begin(), r->versions().end());
+        rollback.log_size = r->log_size();
+        break;
+      }
+    }
+  }
+  rollback.generation = ++generation_;
+  restore_versions_ = rollback.versions;
+  rollback_due_ = false;
+  rollbacks_.push_back(rollback.versions[0]);
+  order_.reset();
+  LogWarning(absl::StrCat("rolling back to version(s) ",
+                          absl::StrJoin(rollback.versions, ","),
+                          " as generation ", generation_));
+  return rollback;
+}
+
+bool Recovery::Settling() const {
+  if (rollback_due_) return true;
+  for (const Server& server : servers_) {
+    if (server.generation != generation_) return true;
+  }
+  return false;
+}
+
+int64_t Recovery::max_version() const {
+  int64_t top = 0;
+  for (const Server& server : servers_) top = std::max(top, server.version);
+  return top;
+}
+
+std::vector<int64_t> Recovery::versions() const {
+  std::vector<int64_t> out;
+  for (const Server& server : servers_) out.push_back(server.version);
+  return out;
+}
+
+absl::StatusOr<paramd::v1::CheckpointOrder> Recovery::Order(absl::Time now,
+                                                            uint64_t log_size) {
+  if (job_.checkpoint.dir.empty()) {
+    return absl::FailedPreconditionError(
+        "no checkpoint.dir in the job's YAML: checkpoints are off");
+  }
+  if (Settling()) {
+    return absl::UnavailableError("the cluster is rolling back; try again");
+  }
+  for (const Server& server : servers_) {
+    if (!server.reported) {
+      return absl::UnavailableError("not every parameter server has reported");
+    }
+  }
+  paramd::v1::CheckpointOrder order;
+  order.set_id(next_id_++);
+  order.set_version(-1);
+  if (job_.consistency == Consistency::kBsp) {
+    // Far enough ahead that every server hears of it first (a heartbeat is
+    // half the interval, and the reply may be a beat late).
+    const double ahead = versions_per_s_ * 2 * job_.heartbeat_interval_s;
+    const int64_t margin =
+        versions_per_s_ > 0
+            ? std::max<int64_t>(margin_, static_cast<int64_t>(std::ceil(ahead)))
+            : 0;
+    order.set_version(max_version() + margin);
+  }
+  order_ = order;
+  order_log_size_ = log_size;
+  order_time_ = now;
+  last_order_time_ = now;
+  last_order_version_ = max_version();
+  LogInfo(absl::StrCat("checkpoint ", order.id(), " ordered",
+                       order.version() >= 0
+                           ? absl::StrCat(" at version ", order.version())
+                           : std::string()));
+  return order;
+}
+
+void Recovery::MaybeOrder(absl::Time now, uint64_t log_size) {
+  const CheckpointConfig& config = job_.checkpoint;
+  if (config.dir.empty() || order_.has_value() || Settling()) return;
+  if (last_order_time_ == absl::InfinitePast()) last_order_time_ = now;
+  const bool by_time = config.every_s > 0 &&
+                       now - last_order_time_ >= absl::Seconds(config.every_s);
+  const bool by_steps =
+      config.every_steps > 0 &&
+      max_version() >= last_order_version_ + config.every_steps;
+  if (by_time || by_steps) (void)Order(now, log_size);
+}
+
+std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
+    absl::Time now) {
+  if (!order_.has_value()) return std::nullopt;
+  const uint64_t id = order_->id();
+  paramd::v1::CheckpointRecord record;
+  record.set_id(id);
+  record.set_log_size(order_log_size_);
+  bool done = true;
+  bool missed = false;
+  for (const Server& server : servers_) {
+    const bool acted = server.checkpoint_id >= id;
+    missed = missed || (acted && server.checkpoint_missed);
+    int64_t version = order_->version();
+    if (version < 0) {
+      version = server.checkpoints.empty() ? -1 : *server.checkpoints.rbegin();
+    }
+    done = done && acted && !server.checkpoint_missed &&
+           server.checkpoints.count(version) > 0;
+    record.add_versions(version);
+  }
+  if (missed) {
+    LogWarning(absl::StrCat("checkpoint ", id, " at version ",
+                            order_->version(),
+                            " was missed by a server already past it; "
+                            "ordering it further ahead"));
+    margin_ *= 2;
+    order_.reset();
+    (void)Order(now, order_log_size_);
+    return std::nullopt;
+  }
+  if (!done) {
+    if (now - order_time_ > kOrderGiveUp) {
+      LogWarning(absl::StrCat("checkpoint ", id, " not done in ",
+                              absl::FormatDuration(kOrderGiveUp), "; dropped"));
+      order_.reset();
+    }
+    return std::nullopt;
+  }
+  order_.reset();
+  records_.push_back(record);
+  if (records_.size() > kRecordsKept) records_.erase(records_.begin());
+  LogInfo(absl::StrCat("checkpoint ", id, " complete at version(s) ",
+                       absl::StrJoin(record.versions(), ",")));
+  return record;
+}
+
+void Recovery::Save(paramd::v1::CoordinatorState* state) const {
+  state->set_generation(generation_);
+  state->set_next_checkpoint_id(next_id_);
+  for (const auto& record : records_) *state->add_checkpoints() = record;
+  for (int64_t v : restore_versions_) state->add_restore_versions(v);
+  for (int64_t v : rollbacks_) state->add_rollbacks(v);
+}
+
+void Recovery::Restore(const paramd::v1::CoordinatorState& state) {
+  generation_ = state.generation();
+  next_id_ = std::max<uint64_t>(1, state.next_checkpoint_id());
+  records_.assign(state.checkpoints().begin(), state.checkpoints().end());
+  if (state.restore_versions_size() == static_cast<int>(servers_.size())) {
+    restore_versions_.assign(state.restore_versions().begin(),
+                             state.restore_versions().end());
+  }
+  rollbacks_.assign(state.rollbacks().begin(), state.rollbacks().end());
+}
+
+}  // namespace paramd
