@@ -214,7 +214,8 @@ void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
     const bool joined = due != participants_.end();
     if (!CheckGenerationLocked(generation).ok()) {
       state = PullState::kAborted;
-    } else if (clock < version_) {
+    } else if (clock < version_ || (!joined && clock > version_)) {
+      // Behind, or ahead of a server that was reset: re-sync at version.
       state = PullState::kBehind;
     } else {
       // Join, or move forward a worker that re-synced to a later clock.

@@ -61,9 +61,10 @@ class UpdateGate {
   enum class PullState { kReady, kBehind, kTimedOut, kAborted };
 
   // Runs `ready(state)` once a pull by `worker` at `clock` may read: now, or
-  // when enough rounds closed (kReady); at once with kBehind if the worker
-  // is not in the barrier and clock < version (it must re-pull at
-  // version()); at once with kAborted for another generation; or with
+  // when enough rounds closed (kReady); at once with kBehind if clock <
+  // version, or if the worker is not in the barrier and its clock is not
+  // the version (it must re-pull at version()); at once with kAborted for
+  // another generation; or with
   // kTimedOut if `deadline` passes first (see ExpireWaiters). A negative
   // clock reads at once and joins nothing. `ready` runs without locks held.
   void WhenReadable(uint64_t worker, uint64_t generation, int64_t clock,

@@ -682,3 +682,44 @@ TEST(ConfigTest, EveryExampleConfigLoads) {
 
 }  // namespace
 }  // namespace paramd
+
+namespace paramd {
+namespace {
+
+TEST(ConfigTest, ParsesSspAndCheckpoints) {
+  const std::string yaml =
+      Mutate("  epochs: 2\n",
+             "  epochs: 2\n  consistency: ssp\n  staleness: 3\n") +
+      "checkpoint: {dir: ckpt, every_s: 30, every_steps: 500, keep: 4}\n";
+  absl::StatusOr<JobConfig> job = ParseJobConfig(yaml, kSource, "/base");
+  ASSERT_TRUE(job.ok()) << job.status();
+  EXPECT_EQ(job->consistency, Consistency::kSsp);
+  EXPECT_EQ(job->staleness, 3);
+  EXPECT_EQ(job->checkpoint.dir, "/base/ckpt");
+  EXPECT_EQ(job->checkpoint.every_s, 30);
+  EXPECT_EQ(job->checkpoint.every_steps, 500);
+  EXPECT_EQ(job->checkpoint.keep, 4);
+}
+
+TEST(ConfigTest, RejectsBadSspAndCheckpointFields) {
+  ExpectError(Mutate("  epochs: 2\n", "  epochs: 2\n  consistency: ssp\n"),
+              {"job.staleness", "required"});
+  ExpectError(Mutate("  epochs: 2\n",
+                     "  epochs: 2\n  consistency: ssp\n  staleness: -1\n"),
+              {"job.staleness", ">= 0"});
+  ExpectError(Mutate("  epochs: 2\n", "  epochs: 2\n  staleness: 2\n"),
+              {"job.staleness", "ssp only"});
+  ExpectError(Mutate("  epochs: 2\n", "  epochs: 2\n  consistency: lazy\n"),
+              {"job.consistency", "bsp, asp or ssp"});
+  ExpectError(std::string(kBase) + "checkpoint: {every_s: 10}\n",
+              {"checkpoint.dir", "required"});
+  ExpectError(std::string(kBase) + "checkpoint: {dir: c, keep: 0}\n",
+              {"checkpoint.keep"});
+  ExpectError(std::string(kBase) + "checkpoint: {dir: c, every_s: -1}\n",
+              {"checkpoint.every_s"});
+  ExpectError(std::string(kBase) + "checkpoint: {dir: c, when: never}\n",
+              {"checkpoint", "when"});
+}
+
+}  // namespace
+}  // namespace paramd

@@ -290,5 +290,77 @@ TEST(LeaseBookTest, ReleaseOfAWorkerWithoutLeasesChangesNothing) {
   EXPECT_EQ(MustAcquire(book, 2, T(0)).shard, 1);
 }
 
+TEST(LeaseBookTest, RebuildFromTheLogRestoresEpochLedgerAndQueue) {
+  LeaseBook book(3, 2, kTimeout);
+  for (int i = 0; i < 4; ++i) {
+    const LeaseInfo lease = MustAcquire(book, 1, T(i));
+    ASSERT_TRUE(book.Complete(1, lease.lease_id, 10, 5.0, 100 + i, T(i)).ok());
+  }
+  const LeaseInfo open = MustAcquire(book, 2, T(5));  // epoch 2, shard 1
+  ASSERT_EQ(book.log().size(), 4u);
+  EXPECT_EQ(book.log()[3].clock(), 103);
+
+  LeaseBook restored(3, 2, kTimeout);
+  ASSERT_TRUE(restored.Rebuild(book.log()).ok());
+  EXPECT_EQ(restored.epoch(), 1);
+  EXPECT_EQ(restored.ledger()[0].shards_done, 3);
+  EXPECT_EQ(restored.ledger()[1].shards_done, 1);
+  EXPECT_EQ(restored.ledger()[1].examples, 10u);
+  EXPECT_TRUE(restored.leases().empty());
+  // The open shard is queued again, next in line.
+  EXPECT_EQ(MustAcquire(restored, 3, T(6)).shard, open.shard);
+
+  // Keeping only a prefix undoes the rest (a rollback).
+  ASSERT_TRUE(book.Rebuild({book.log().begin(), book.log().begin() + 2}).ok());
+  EXPECT_EQ(book.epoch(), 0);
+  EXPECT_EQ(book.ledger()[0].shards_done, 2);
+  EXPECT_TRUE(book.leases().empty()) << "every lease revoked";
+  EXPECT_EQ(MustAcquire(book, 1, T(7)).shard, 2);
+}
+
+TEST(LeaseBookTest, RebuildRefusesALogThatDoesNotFollow) {
+  LeaseBook book(2, 1, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, 1, T(0)).ok());
+  std::vector<paramd::v1::Completion> log = book.log();
+  log.push_back(log[0]);  // the same shard twice in one epoch
+  absl::Status status = book.Rebuild(log);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_EQ(book.ledger()[0].shards_done, 1) << "unchanged";
+  log[1].set_shard(7);
+  EXPECT_EQ(book.Rebuild(log).code(), absl::StatusCode::kDataLoss);
+}
+
+TEST(LeaseBookTest, ReclaimKeepsAQueuedShardWithTheSameLeaseId) {
+  LeaseBook book(3, 1, kTimeout);
+  LeaseInfo held;
+  held.lease_id = 41;
+  held.shard = 2;
+  held.epoch = 0;
+  EXPECT_TRUE(book.Reclaim(9, held, T(0)));
+  ASSERT_EQ(book.leases().count(41), 1u);
+  EXPECT_EQ(book.leases().at(41).worker_id, 9u);
+  EXPECT_FALSE(book.Reclaim(8, held, T(0))) << "already held";
+  LeaseInfo wrong_epoch = held;
+  wrong_epoch.lease_id = 42;
+  wrong_epoch.epoch = 1;
+  EXPECT_FALSE(book.Reclaim(8, wrong_epoch, T(0)));
+  // New leases skip the reclaimed shard and its id.
+  const LeaseInfo next = MustAcquire(book, 1, T(1));
+  EXPECT_EQ(next.shard, 0);
+  EXPECT_GT(next.lease_id, 41u);
+  EXPECT_TRUE(book.Complete(9, 41, 5, 1.0, 3, T(2)).ok());
+}
+
+TEST(LeaseBookTest, ReturnPutsTheShardBackAtTheFront) {
+  LeaseBook book(3, 1, kTimeout);
+  const LeaseInfo first = MustAcquire(book, 1, T(0));
+  EXPECT_EQ(book.Return(2, first.lease_id).code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(book.Return(1, first.lease_id).ok());
+  EXPECT_EQ(book.expired(), 0) << "a return is not a lapse";
+  EXPECT_EQ(MustAcquire(book, 2, T(1)).shard, first.shard);
+}
+
 }  // namespace
 }  // namespace paramd

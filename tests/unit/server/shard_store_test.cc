@@ -541,3 +541,108 @@ TEST(ShardStoreTest, ConcurrentAccumulateIsExact) {
 
 }  // namespace
 }  // namespace paramd
+
+namespace paramd {
+namespace {
+
+// Both tables with adagrad, so optimizer state and step counts matter.
+JobConfig AdagradJob() {
+  JobConfig job = TwoTableJob();
+  for (TableConfig& table : job.tables) {
+    table.optimizer.kind = "adagrad";
+    table.optimizer.learning_rate = 0.5;
+    table.optimizer.initial_accumulator = 0.1;
+  }
+  return job;
+}
+
+// Applies a few updates to both tables of shard 0 of 2.
+void Train(ShardStore& store, int rounds) {
+  const std::vector<uint64_t> keys = KeysOf(0, 2, 3, 0);
+  const Range range = store.shard_map().DenseRange(11, 0);
+  for (int r = 0; r < rounds; ++r) {
+    std::vector<float> dense(range.size(), 0.25f * (r + 1));
+    std::vector<float> rows(keys.size() * 3, -0.5f);
+    store.Apply(DenseSlice(range.begin, range.size(), dense), 1.0f);
+    store.Apply(SparseSlice(keys, rows), 1.0f);
+  }
+}
+
+TEST(ShardStoreCheckpointTest, SaveLoadRoundTripsValuesStateAndSteps) {
+  const JobConfig job = AdagradJob();
+  std::unique_ptr<ShardStore> trained = MustCreate(job, 0, 2);
+  Train(*trained, 3);
+  const paramd::v1::ShardCheckpoint saved = trained->Save(17);
+  EXPECT_EQ(saved.version(), 17);
+  EXPECT_EQ(saved.job(), "store-test");
+
+  std::unique_ptr<ShardStore> restored = MustCreate(job, 0, 2);
+  ASSERT_TRUE(restored->Load(saved).ok());
+  EXPECT_EQ(restored->Save(17).SerializeAsString(), saved.SerializeAsString());
+  // The same next update gives the same values: state and steps came too.
+  Train(*trained, 1);
+  Train(*restored, 1);
+  EXPECT_EQ(restored->Save(0).SerializeAsString(),
+            trained->Save(0).SerializeAsString());
+  EXPECT_EQ(restored->Keys("e").value(), trained->Keys("e").value());
+}
+
+TEST(ShardStoreCheckpointTest, ResetGoesBackToInitialValues) {
+  const JobConfig job = AdagradJob();
+  std::unique_ptr<ShardStore> store = MustCreate(job, 0, 2);
+  const std::string fresh = store->Save(0).SerializeAsString();
+  Train(*store, 2);
+  ASSERT_NE(store->Save(0).SerializeAsString(), fresh);
+  store->Reset();
+  EXPECT_EQ(store->Save(0).SerializeAsString(), fresh);
+}
+
+TEST(ShardStoreCheckpointTest, MismatchedCheckpointIsRefusedAndChangesNothing) {
+  const JobConfig job = AdagradJob();
+  std::unique_ptr<ShardStore> store = MustCreate(job, 0, 2);
+  Train(*store, 2);
+  const paramd::v1::ShardCheckpoint good = store->Save(5);
+  std::unique_ptr<ShardStore> target = MustCreate(job, 0, 2);
+  const std::string before = target->Save(0).SerializeAsString();
+
+  auto expect_refused = [&](paramd::v1::ShardCheckpoint bad,
+                            const std::string& needle) {
+    absl::Status status = target->Load(bad);
+    EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+    EXPECT_TRUE(absl::StrContains(status.message(), needle)) << status;
+    EXPECT_EQ(target->Save(0).SerializeAsString(), before);
+  };
+  paramd::v1::ShardCheckpoint other_shard = good;
+  other_shard.set_shard(1);
+  expect_refused(other_shard, "shard 1");
+  paramd::v1::ShardCheckpoint other_job = good;
+  other_job.set_job("another");
+  expect_refused(other_job, "another");
+  paramd::v1::ShardCheckpoint short_values = good;
+  for (auto& table : *short_values.mutable_tables()) {
+    if (table.name() == "e") table.mutable_values()->resize(8);
+  }
+  expect_refused(short_values, "table 'e'");
+  paramd::v1::ShardCheckpoint dense_broken = good;
+  for (auto& table : *dense_broken.mutable_tables()) {
+    if (table.name() == "d") table.mutable_state()->clear();
+  }
+  expect_refused(dense_broken, "table 'd'");
+  paramd::v1::ShardCheckpoint unknown = good;
+  unknown.mutable_tables(0)->set_name("zz");
+  expect_refused(unknown, "zz");
+  // Rows whose keys belong to another shard are refused too.
+  std::unique_ptr<ShardStore> shard1 = MustCreate(job, 1, 2);
+  paramd::v1::ShardCheckpoint foreign = shard1->Save(5);
+  for (auto& table : *foreign.mutable_tables()) {
+    for (const auto& from : good.tables()) {
+      if (table.name() == "e" && from.name() == "e") table = from;
+    }
+  }
+  absl::Status status = shard1->Load(foreign);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_TRUE(absl::StrContains(status.message(), "of shard 0")) << status;
+}
+
+}  // namespace
+}  // namespace paramd

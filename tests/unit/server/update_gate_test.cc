@@ -306,7 +306,9 @@ TEST_F(UpdateGateTest, ExpireWaitersTimesOutOnlyPastTheirDeadline) {
   const absl::Time t0 = absl::FromUnixSeconds(1000000);
   PullNow(1, 0, PullState::kReady);
   PullNow(2, 0, PullState::kReady);
+  PullNow(3, 0, PullState::kReady);
   MustPush(1, 0, {2, 2, 2, 2});
+  MustPush(3, 0, {2, 2, 2, 2});
   std::shared_ptr<PullRecord> soon = Pull(1, 1, t0 + absl::Seconds(1));
   std::shared_ptr<PullRecord> later = Pull(3, 1, t0 + absl::Seconds(10));
   gate_->ExpireWaiters(t0);
@@ -407,6 +409,127 @@ TEST_F(UpdateGateTest, ConcurrentWorkersRunLockstepRounds) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(gate_->version(), kRounds);
   EXPECT_EQ(Values(), std::vector<float>(kSize, -2.5f * kRounds));
+}
+
+TEST_F(UpdateGateTest, SspLetsAWorkerRunAtMostStalenessAhead) {
+  Make(Consistency::kSsp, /*average=*/true, /*staleness=*/2);
+  PullNow(1, 0, PullState::kReady);
+  PullNow(2, 0, PullState::kReady);
+  // Worker 1 races ahead while worker 2 stays at clock 0.
+  for (int64_t c = 0; c < 2; ++c) {
+    MustPush(1, c, {1, 1, 1, 1});
+    PullNow(1, c + 1, PullState::kReady);
+  }
+  EXPECT_EQ(Values(), std::vector<float>(kSize, -2.0f)) << "applied at once";
+  MustPush(1, 2, {1, 1, 1, 1});
+  std::shared_ptr<PullRecord> blocked = Pull(1, 3);
+  EXPECT_EQ(blocked->Calls(), 0) << "clock 3 is 3 ahead of the slowest (0)";
+  EXPECT_EQ(gate_->version(), 0);
+  MustPush(2, 0, {0, 0, 0, 0});
+  EXPECT_EQ(gate_->version(), 1);
+  EXPECT_EQ(blocked->Calls(), 1);
+  EXPECT_EQ(blocked->State(), PullState::kReady);
+  EXPECT_EQ(gate_->max_lead(), 2);
+}
+
+TEST_F(UpdateGateTest, SspBarrierShrinksWhenTheSlowestDies) {
+  Make(Consistency::kSsp, /*average=*/true, /*staleness=*/1);
+  PullNow(1, 0, PullState::kReady);
+  PullNow(2, 0, PullState::kReady);
+  MustPush(1, 0, {1, 1, 1, 1});
+  PullNow(1, 1, PullState::kReady);
+  MustPush(1, 1, {1, 1, 1, 1});
+  std::shared_ptr<PullRecord> blocked = Pull(1, 2);
+  EXPECT_EQ(blocked->Calls(), 0);
+  gate_->SetLiveWorkers({1});
+  EXPECT_EQ(blocked->Calls(), 1);
+  EXPECT_EQ(gate_->version(), 2);
+  // The dead worker coming back is behind and must catch up.
+  PullNow(2, 0, PullState::kBehind);
+  PullNow(2, 2, PullState::kReady);
+  EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1, 2}));
+}
+
+TEST_F(UpdateGateTest, SspPushOfAWorkerNotInTheBarrierIsRefused) {
+  Make(Consistency::kSsp, /*average=*/true, /*staleness=*/1);
+  absl::StatusOr<int64_t> next = Push(7, 0, {1, 1, 1, 1});
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Values(), std::vector<float>(kSize, 0.0f));
+}
+
+TEST_F(UpdateGateTest, RequestsOfAnotherGenerationAreAborted) {
+  Make(Consistency::kBsp, /*average=*/true);
+  Round({1}, 0, {1, 1, 1, 1});
+  ASSERT_TRUE(gate_->Reset(3, 0, [] { return absl::OkStatus(); }).ok());
+  EXPECT_EQ(gate_->generation(), 3u);
+  PullNow(1, 1, PullState::kAborted);  // still at generation 0
+  absl::StatusOr<int64_t> stale = Push(1, 1, {1, 1, 1, 1});
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted)
+      << stale.status();
+  generation_ = 3;
+  PullNow(1, 1, PullState::kBehind);  // re-syncs to version 0
+  Round({1}, 0, {2, 2, 2, 2});
+  EXPECT_EQ(gate_->version(), 1);
+  // A read at a negative clock (evaluators) skips the check.
+  generation_ = 1;
+  PullNow(9, -1, PullState::kReady);
+}
+
+TEST_F(UpdateGateTest, ResetAbortsWaitersAndForgetsTheBarrier) {
+  Make(Consistency::kBsp, /*average=*/true);
+  Round({1, 2}, 0, {1, 1, 1, 1});
+  std::shared_ptr<PullRecord> waiting = Pull(1, 2);
+  EXPECT_EQ(waiting->Calls(), 0);
+  bool restored = false;
+  ASSERT_TRUE(gate_
+                  ->Reset(1, 7,
+                          [&] {
+                            restored = true;
+                            return absl::OkStatus();
+                          })
+                  .ok());
+  EXPECT_TRUE(restored);
+  EXPECT_EQ(waiting->State(), PullState::kAborted);
+  EXPECT_EQ(gate_->version(), 7);
+  EXPECT_TRUE(gate_->participants().empty());
+  // A failed restore changes nothing.
+  absl::Status failed =
+      gate_->Reset(2, 9, [] { return absl::DataLossError("bad file"); });
+  EXPECT_EQ(failed.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(gate_->generation(), 1u);
+  EXPECT_EQ(gate_->version(), 7);
+}
+
+TEST_F(UpdateGateTest, BspSnapshotIsTakenExactlyAtItsVersion) {
+  Make(Consistency::kBsp, /*average=*/false);
+  std::vector<std::pair<int64_t, std::vector<float>>> taken;
+  auto take = [&](int64_t version) { taken.emplace_back(version, Values()); };
+  EXPECT_TRUE(gate_->SnapshotAt(2, take));
+  Round({1, 2}, 0, {1, 1, 1, 1});
+  EXPECT_TRUE(taken.empty());
+  PullNow(1, 1, PullState::kReady);
+  PullNow(2, 1, PullState::kReady);
+  MustPush(1, 1, {1, 1, 1, 1});
+  EXPECT_TRUE(taken.empty()) << "round 1 is still open";
+  MustPush(2, 1, {1, 1, 1, 1});
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].first, 2);
+  EXPECT_EQ(taken[0].second, std::vector<float>(kSize, -4.0f));
+  Round({1, 2}, 2, {1, 1, 1, 1});
+  EXPECT_EQ(taken.size(), 1u) << "taken once";
+  // At the current version it is taken now; a past one is refused.
+  EXPECT_TRUE(gate_->SnapshotAt(3, take));
+  EXPECT_EQ(taken.size(), 2u);
+  EXPECT_FALSE(gate_->SnapshotAt(1, take));
+  EXPECT_EQ(taken.size(), 2u);
+}
+
+TEST_F(UpdateGateTest, AspSnapshotIsTakenAtOnce) {
+  Make(Consistency::kAsp, /*average=*/true);
+  MustPush(1, 0, {1, 1, 1, 1});
+  int64_t at = -1;
+  EXPECT_TRUE(gate_->SnapshotAt(100, [&](int64_t v) { at = v; }));
+  EXPECT_EQ(at, 1);
 }
 
 }  // namespace
