@@ -80,6 +80,16 @@ absl::Status Launch(const LaunchOptions& options) {
   v1::GetStatusResponse status;
   absl::Status result = absl::OkStatus();
   while (true) {
+    // Like systemd or compose: a crashed coordinator or server comes back.
+    absl::StatusOr<std::vector<std::string>> restarted =
+        cluster->RestartCrashed();
+    if (!restarted.ok()) {
+      result = restarted.status();
+      break;
+    }
+    for (const std::string& name : *restarted) {
+      std::cout << name << " crashed and was restarted" << std::endl;
+    }
     absl::StatusOr<v1::GetStatusResponse> latest = client.GetStatus();
     if (latest.ok()) status = *latest;
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -36,9 +37,9 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartDaemon(
   const std::string port_file =
       absl::StrCat(options_.run_dir, "/", name, ".port");
   std::filesystem::remove(port_file);
-  std::vector<std::string> argv = {absl::StrCat(options_.bin_dir, "/", binary),
-                                   "--host=127.0.0.1", "--port=0",
-                                   absl::StrCat("--port_file=", port_file)};
+  std::vector<std::string> argv = {
+      absl::StrCat(options_.bin_dir, "/", binary), "--host=127.0.0.1",
+      absl::StrCat("--port=", *port), absl::StrCat("--port_file=", port_file)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   PARAMD_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> process,
@@ -49,20 +50,29 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartDaemon(
   return process;
 }
 
-absl::Status LocalCluster::StartDaemons() {
-  int port = 0;
+absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartCoordinator(
+    int port) {
   PARAMD_ASSIGN_OR_RETURN(
-      coordinator_,
+      std::unique_ptr<Subprocess> coordinator,
       StartDaemon("paramd-coordinator", "coordinator",
                   {absl::StrCat("--config=", options_.config_path)}, &port));
   coordinator_address_ = absl::StrCat("127.0.0.1:", port);
+  return coordinator;
+}
+
+absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartServer(
+    int shard) {
+  int port = 0;
+  return StartDaemon("paramd-ps", absl::StrCat("ps", shard),
+                     {absl::StrCat("--coordinator=", coordinator_address_),
+                      absl::StrCat("--shard=", shard)},
+                     &port);
+}
+
+absl::Status LocalCluster::StartDaemons() {
+  PARAMD_ASSIGN_OR_RETURN(coordinator_, StartCoordinator(0));
   for (int s = 0; s < job_.num_servers; ++s) {
-    PARAMD_ASSIGN_OR_RETURN(
-        std::unique_ptr<Subprocess> server,
-        StartDaemon("paramd-ps", absl::StrCat("ps", s),
-                    {absl::StrCat("--coordinator=", coordinator_address_),
-                     absl::StrCat("--shard=", s)},
-                    &port));
+    PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> server, StartServer(s));
     servers_.push_back(std::move(server));
   }
   const int trainers =
@@ -87,6 +97,47 @@ absl::StatusOr<Subprocess*> LocalCluster::AddWorker(const std::string& role) {
   workers_.push_back(std::move(worker));
   if (role == "trainer") trainers_.push_back(workers_.back().get());
   return workers_.back().get();
+}
+
+absl::Status LocalCluster::RestartServer(int shard) {
+  PARAMD_ASSIGN_OR_RETURN(servers_[shard], StartServer(shard));
+  return absl::OkStatus();
+}
+
+absl::Status LocalCluster::RestartCoordinator() {
+  int port = 0;
+  if (!absl::SimpleAtoi(
+          coordinator_address_.substr(coordinator_address_.rfind(':') + 1),
+          &port)) {
+    return absl::InternalError(
+        absl::StrCat("bad coordinator address ", coordinator_address_));
+  }
+  PARAMD_ASSIGN_OR_RETURN(coordinator_, StartCoordinator(port));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> LocalCluster::RestartCrashed(
+    int max_restarts) {
+  auto crashed = [](Subprocess* process) {
+    const std::optional<int> code = process->Poll();
+    return code.has_value() && *code != 0;
+  };
+  auto allowed = [&](const std::string& name) {
+    return restarts_[name]++ < max_restarts;
+  };
+  std::vector<std::string> restarted;
+  if (crashed(coordinator_.get()) && allowed("coordinator")) {
+    PARAMD_RETURN_IF_ERROR(RestartCoordinator());
+    restarted.push_back("coordinator");
+  }
+  for (int s = 0; s < static_cast<int>(servers_.size()); ++s) {
+    const std::string name = absl::StrCat("ps", s);
+    if (crashed(servers_[s].get()) && allowed(name)) {
+      PARAMD_RETURN_IF_ERROR(RestartServer(s));
+      restarted.push_back(name);
+    }
+  }
+  return restarted;
 }
 
 void LocalCluster::Stop(absl::Duration grace) {

@@ -4,6 +4,7 @@
 #ifndef PARAMD_TOOLS_LOCAL_CLUSTER_H_
 #define PARAMD_TOOLS_LOCAL_CLUSTER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,19 @@ class LocalCluster {
   // Starts one more worker with `role` ("trainer" or "evaluator").
   absl::StatusOr<Subprocess*> AddWorker(const std::string& role);
 
+  // Starts the server of `shard` again, on a new port (it restores what the
+  // coordinator tells it to). The old process must have exited.
+  absl::Status RestartServer(int shard);
+
+  // Starts the coordinator again on its old port, so the other daemons
+  // find it. The old process must have exited.
+  absl::Status RestartCoordinator();
+
+  // What a supervisor (systemd, compose) does: restarts the coordinator and
+  // any server that died of a signal or exited non-zero, at most
+  // `max_restarts` times each. Returns the names of those restarted.
+  absl::StatusOr<std::vector<std::string>> RestartCrashed(int max_restarts = 3);
+
   // Stops workers, then servers, then the coordinator (SIGTERM, then
   // SIGKILL after `grace`).
   void Stop(absl::Duration grace = absl::Seconds(10));
@@ -60,9 +74,12 @@ class LocalCluster {
       : options_(std::move(options)), job_(std::move(job)) {}
 
   absl::Status StartDaemons();
+  // Starts `binary` listening on `*port` (0: the OS picks) and sets *port.
   absl::StatusOr<std::unique_ptr<Subprocess>> StartDaemon(
       const std::string& binary, const std::string& name,
       std::vector<std::string> flags, int* port);
+  absl::StatusOr<std::unique_ptr<Subprocess>> StartServer(int shard);
+  absl::StatusOr<std::unique_ptr<Subprocess>> StartCoordinator(int port);
 
   const LocalClusterOptions options_;
   const JobConfig job_;
@@ -71,6 +88,7 @@ class LocalCluster {
   std::vector<std::unique_ptr<Subprocess>> servers_;
   std::vector<std::unique_ptr<Subprocess>> workers_;
   std::vector<Subprocess*> trainers_;
+  std::map<std::string, int> restarts_;  // by daemon name
 };
 
 }  // namespace paramd

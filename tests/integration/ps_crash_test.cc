@@ -1,0 +1,74 @@
+// A parameter server SIGKILLed mid-training: the workers keep retrying,
+// the launcher's supervisor restarts it, it restores the newest checkpoint,
+// the whole cluster rolls back to that version, and the job finishes with
+// an exact ledger and quality near a fault-free run.
+#include <signal.h>
+
+#include <iostream>
+
+#include "gtest/gtest.h"
+#include "tests/cluster/fault_job.h"
+#include "tests/cluster/test_cluster.h"
+
+namespace paramd {
+namespace {
+
+using ::paramd::testing::TestCluster;
+namespace v1 = ::paramd::v1;
+
+TEST(PsCrashTest, RestartedServerRestoresAndTheClusterRollsBack) {
+  const auto options = testing::FaultJob("ps-crash");
+  auto cluster = TestCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+
+  // Wait for a checkpoint, and for training to go on past it.
+  auto checkpointed = (*cluster)->WaitFor(
+      [](const v1::GetStatusResponse& s) {
+        return s.checkpoints_size() > 0 && s.server_versions_size() == 2 &&
+               s.server_versions(0) > s.checkpoints(0).versions(0) + 10 &&
+               !s.done();
+      },
+      absl::Seconds(90));
+  ASSERT_TRUE(checkpointed.ok()) << checkpointed.status();
+  const int64_t at_kill = checkpointed->server_versions(0);
+
+  Subprocess* ps1 = (*cluster)->cluster().servers()[1].get();
+  const absl::Time killed = absl::Now();
+  ps1->Signal(SIGKILL);
+  ASSERT_TRUE(ps1->Wait(absl::Seconds(10)).has_value());
+  absl::SleepFor(absl::Seconds(1));  // the workers retry meanwhile
+  auto restarted = (*cluster)->cluster().RestartCrashed();
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  EXPECT_EQ(*restarted, (std::vector<std::string>{"ps1"}));
+
+  // Training resumes from the rollback version.
+  auto resumed = (*cluster)->WaitFor(
+      [](const v1::GetStatusResponse& s) {
+        return s.generation() == 1 && s.rollbacks_size() == 1 &&
+               s.server_versions_size() == 2 &&
+               s.server_versions(1) > s.rollbacks(0);
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  const int64_t rolled_back_to = resumed->rollbacks(0);
+  EXPECT_GT(rolled_back_to, 0) << "restored a checkpoint, not the start";
+  EXPECT_LE(rolled_back_to, at_kill);
+  std::cout << "ps crash: killed at version " << at_kill << ", rolled back to "
+            << rolled_back_to << " (" << at_kill - rolled_back_to
+            << " rounds lost), training resumed "
+            << absl::FormatDuration(absl::Now() - killed)
+            << " after the kill (including the 1 s before the restart)"
+            << std::endl;
+
+  auto status = (*cluster)->WaitForJob(absl::Seconds(180));
+  ASSERT_TRUE(status.ok()) << status.status();
+  testing::ExpectExactLedger(*status);
+  EXPECT_EQ(status->generation(), 1u);
+
+  auto fault_free = testing::FaultFreeRun(testing::FaultJob("ps-crash"));
+  ASSERT_TRUE(fault_free.ok()) << fault_free.status();
+  testing::ExpectQualityNear(*status, *fault_free);
+}
+
+}  // namespace
+}  // namespace paramd
