@@ -135,6 +135,7 @@ absl::Status Coordinator::ServerHeartbeat(
   recovery_.Report(report, absl::Now());
   recovery_.FillResponse(shard, response);
   for (uint64_t id : LiveTrainersLocked()) response->add_live_workers(id);
+  response->set_workers_known(absl::Now() >= reclaim_until_);
   return absl::OkStatus();
 }
 

@@ -85,8 +85,10 @@ absl::StatusOr<paramd::v1::ServerHeartbeatResponse> PsNode::Heartbeat() {
   SetTimeout(&context, kRpcTimeout);
   PARAMD_RETURN_IF_ERROR(
       FromGrpcStatus(stub_->ServerHeartbeat(&context, request, &response)));
-  gate_->SetLiveWorkers(std::set<uint64_t>(response.live_workers().begin(),
-                                           response.live_workers().end()));
+  if (response.workers_known()) {
+    gate_->SetLiveWorkers(std::set<uint64_t>(response.live_workers().begin(),
+                                             response.live_workers().end()));
+  }
   if (!response.hold() && response.generation() > gate_->generation()) {
     Restore(response.generation(), response.restore_version());
   }
