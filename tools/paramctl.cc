@@ -1,6 +1,7 @@
 // paramctl: the operator's command line.
 //   paramctl launch CONFIG [--workers=N] [--run_dir=DIR] [--summary=FILE]
 //   paramctl status --coordinator=ADDR [--json]
+//   paramctl checkpoint --coordinator=ADDR [--wait_s=S]
 //   paramctl data spam|brown --out=DIR
 //   paramctl export --coordinator=ADDR --config=FILE --out=DIR
 //   paramctl plot --csv=RUN/metrics.csv --out=PNG
@@ -14,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/rpc_util.h"
@@ -31,8 +33,10 @@ ABSL_FLAG(std::string, bin_dir, "",
           "launch: daemon binaries (default: paramctl's folder).");
 ABSL_FLAG(double, timeout_s, 0, "launch: give up after this long (0: never).");
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000",
-          "status, export: coordinator address.");
+          "status, checkpoint, export: coordinator address.");
 ABSL_FLAG(bool, json, false, "status: print JSON instead of a table.");
+ABSL_FLAG(double, wait_s, 60,
+          "checkpoint: how long to wait for every server to write it.");
 ABSL_FLAG(std::string, config, "", "export: the running job's cluster YAML.");
 ABSL_FLAG(std::string, out, "",
           "data, export: output folder; plot: PNG to write.");
@@ -83,6 +87,36 @@ int RunStatus() {
   std::cout << (absl::GetFlag(FLAGS_json) ? paramd::StatusJson(*status)
                                           : paramd::StatusTable(*status));
   return 0;
+}
+
+// Orders a checkpoint and waits until every server has written it.
+int RunCheckpoint() {
+  std::atomic<bool> stop{false};
+  paramd::CoordinatorClient client(absl::GetFlag(FLAGS_coordinator), &stop);
+  absl::StatusOr<paramd::v1::CheckpointResponse> order = client.Checkpoint();
+  if (!order.ok()) return Report(order.status());
+  std::cout << "checkpoint " << order->id() << " ordered"
+            << (order->version() >= 0
+                    ? absl::StrCat(" at version ", order->version())
+                    : std::string())
+            << std::endl;
+  const absl::Time give_up =
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_wait_s));
+  while (absl::Now() < give_up) {
+    absl::StatusOr<paramd::v1::GetStatusResponse> status = client.GetStatus();
+    if (!status.ok()) return Report(status.status());
+    for (const auto& done : status->checkpoints()) {
+      if (done.id() < order->id()) continue;
+      std::cout << "checkpoint " << done.id() << " written by every server "
+                << "at version(s) " << absl::StrJoin(done.versions(), ",")
+                << std::endl;
+      return 0;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return Report(absl::DeadlineExceededError(absl::StrCat(
+      "checkpoint ", order->id(), " not written within ",
+      absl::GetFlag(FLAGS_wait_s), " s (is the job still training?)")));
 }
 
 int RunData(const std::string& dataset) {
@@ -145,12 +179,14 @@ int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
   absl::SetProgramUsageMessage(
       "paramctl launch CONFIG | status --coordinator=ADDR | "
+      "checkpoint --coordinator=ADDR [--wait_s=S] | "
       "data spam|brown --out=DIR | plot --csv=CSV --out=PNG | "
       "export --coordinator=ADDR --config=FILE --out=DIR");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "";
   if (command == "launch" && args.size() == 3) return RunLaunch(args[2]);
   if (command == "status" && args.size() == 2) return RunStatus();
+  if (command == "checkpoint" && args.size() == 2) return RunCheckpoint();
   if (command == "data" && args.size() == 3) return RunData(args[2]);
   if (command == "plot" && args.size() == 2) return RunPlot();
   if (command == "export" && args.size() == 2) return RunExport();

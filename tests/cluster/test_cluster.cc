@@ -29,13 +29,16 @@ void WriteFileOrDie(const std::string& path, const std::string& text) {
 
 absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
     const TestClusterOptions& options) {
-  std::string pattern = "/tmp/paramd-test-XXXXXX";
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return absl::InternalError("mkdtemp failed");
-  }
   std::unique_ptr<TestCluster> test(new TestCluster());
-  test->dir_ = pattern;
-  if (options.write_data) options.write_data(test->dir_);
+  test->dir_ = options.dir;
+  if (test->dir_.empty()) {
+    std::string pattern = "/tmp/paramd-test-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      return absl::InternalError("mkdtemp failed");
+    }
+    test->dir_ = pattern;
+    if (options.write_data) options.write_data(test->dir_);
+  }
   const std::string config = absl::StrCat(test->dir_, "/cluster.yaml");
   WriteFileOrDie(
       config, absl::StrReplaceAll(options.config_yaml, {{"$DIR", test->dir_}}));

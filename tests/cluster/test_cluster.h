@@ -25,6 +25,9 @@ struct TestClusterOptions {
   bool evaluator = false;  // start an evaluator (needs data.eval)
   // Called with the folder before the daemons start, to write data files.
   std::function<void(const std::string& dir)> write_data;
+  // Reuse this folder (data, checkpoints) instead of a fresh one; the data
+  // is then not written again.
+  std::string dir;
 };
 
 // Thread-compatible. The destructor stops every process (SIGTERM, then
