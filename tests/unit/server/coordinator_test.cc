@@ -1,7 +1,11 @@
 #include "server/coordinator.h"
 
+#include <stdlib.h>
+
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <string>
@@ -9,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "common/checkpoint_file.h"
 #include "common/config.h"
 #include "gtest/gtest.h"
 #include "paramd/v1/coordinator.pb.h"
@@ -420,6 +425,100 @@ TEST_F(CoordinatorTest, ReportEvalShowsUpInStatus) {
   EXPECT_DOUBLE_EQ(status.eval().at("examples_seen"), 2500);
   EXPECT_EQ(status.eval().count("loss"), 0u);
   EXPECT_TRUE(status.eval_final());
+}
+
+}  // namespace
+}  // namespace paramd
+
+namespace paramd {
+namespace {
+
+// A coordinator whose progress lives in a fresh folder.
+class DurableCoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = ::testing::TempDir() + "coordinator_state_XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    job_ = TestJob();
+    job_.checkpoint.dir = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(job_.checkpoint.dir); }
+
+  // Registers servers and a trainer, then completes `shards` shards.
+  uint64_t Train(Coordinator& coordinator, int shards) {
+    EXPECT_TRUE(coordinator.RegisterServer("ps0:1", 0).ok());
+    EXPECT_TRUE(coordinator.RegisterServer("ps1:1", 1).ok());
+    std::vector<std::string> servers;
+    std::optional<LeaseInfo> held;
+    const uint64_t id =
+        coordinator.RegisterWorker("h", "trainer", 0, &held, &servers).value();
+    for (int i = 0; i < shards; ++i) {
+      LeaseInfo lease;
+      std::string path;
+      EXPECT_EQ(coordinator.AcquireShard(id, &lease, &path, &servers).value(),
+                LeaseBook::Grant::kLeased);
+      EXPECT_TRUE(
+          coordinator.CompleteShard(id, lease.lease_id, 10, 1.0, i + 1).ok());
+    }
+    return id;
+  }
+
+  JobConfig job_;
+};
+
+TEST_F(DurableCoordinatorTest, RestartRestoresLedgerAndWorkerIds) {
+  uint64_t trainer = 0;
+  {
+    Coordinator first(job_, "", kShards);
+    ASSERT_TRUE(first.Restore().ok());
+    trainer = Train(first, 4);  // epoch 1 done, one shard of epoch 2
+  }
+  Coordinator second(job_, "", kShards);
+  ASSERT_TRUE(second.Restore().ok());
+  const v1::GetStatusResponse status = second.Status();
+  EXPECT_EQ(status.epoch(), 1);
+  ASSERT_EQ(status.epochs_status_size(), 2);
+  EXPECT_EQ(status.epochs_status(0).shards_done(), 3);
+  EXPECT_EQ(status.epochs_status(1).shards_done(), 1);
+  EXPECT_TRUE(status.workers().empty()) << "workers must come back";
+  // The worker returns under its id; a new one gets a fresh id.
+  ASSERT_TRUE(second.RegisterServer("ps0:2", 0).ok());
+  ASSERT_TRUE(second.RegisterServer("ps1:2", 1).ok());
+  std::vector<std::string> servers;
+  std::optional<LeaseInfo> held;
+  EXPECT_EQ(second.RegisterWorker("h", "trainer", trainer, &held, &servers)
+                .value_or(0),
+            trainer);
+  EXPECT_GT(
+      second.RegisterWorker("h", "trainer", 0, &held, &servers).value_or(0),
+      trainer);
+}
+
+TEST_F(DurableCoordinatorTest, DamagedNewestStateFallsBackToTheOneBefore) {
+  {
+    Coordinator first(job_, "", kShards);
+    Train(first, 2);
+  }
+  auto files = ListNumberedFiles(job_.checkpoint.dir, "coordinator-", ".ckpt");
+  ASSERT_GE(files.size(), 2u);
+  // The newest holds 2 completions; the one before it (the second lease)
+  // holds 1.
+  std::ofstream(files.back().second, std::ios::trunc) << "garbage";
+  Coordinator second(job_, "", kShards);
+  ASSERT_TRUE(second.Restore().ok());
+  EXPECT_EQ(second.Status().epochs_status(0).shards_done(), 1);
+}
+
+TEST_F(DurableCoordinatorTest, StateOfAnotherJobIsSkipped) {
+  {
+    Coordinator first(job_, "", kShards);
+    Train(first, 1);
+  }
+  JobConfig other = job_;
+  other.name = "another-job";
+  Coordinator second(other, "", kShards);
+  ASSERT_TRUE(second.Restore().ok());
+  EXPECT_EQ(second.Status().epochs_status(0).shards_done(), 0);
 }
 
 }  // namespace

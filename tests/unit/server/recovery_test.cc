@@ -204,5 +204,34 @@ TEST(RecoveryTest, SavedStateSurvivesARestart) {
   EXPECT_EQ(response.restore_version(), 8);
 }
 
+TEST(RecoveryTest, OrdersByTimeAndBySteps) {
+  JobConfig job = Job(Consistency::kBsp);
+  job.checkpoint.every_s = 10;
+  Recovery by_time(job, 1);
+  by_time.Report(Report(0, 5, {}), T(0));
+  by_time.MaybeOrder(T(0), 0);  // starts the clock
+  v1::ServerHeartbeatResponse response;
+  by_time.MaybeOrder(T(9), 0);
+  by_time.FillResponse(0, &response);
+  EXPECT_FALSE(response.has_checkpoint()) << "too early";
+  by_time.MaybeOrder(T(10), 0);
+  by_time.FillResponse(0, &response);
+  EXPECT_EQ(response.checkpoint().id(), 1u);
+
+  job.checkpoint.every_s = 0;
+  job.checkpoint.every_steps = 100;
+  Recovery by_steps(job, 1);
+  by_steps.Report(Report(0, 99, {}), T(0));
+  by_steps.MaybeOrder(T(0), 0);
+  v1::ServerHeartbeatResponse none;
+  by_steps.FillResponse(0, &none);
+  EXPECT_FALSE(none.has_checkpoint());
+  by_steps.Report(Report(0, 100, {}), T(0.1));
+  by_steps.MaybeOrder(T(0.1), 0);
+  v1::ServerHeartbeatResponse ordered;
+  by_steps.FillResponse(0, &ordered);
+  EXPECT_EQ(ordered.checkpoint().id(), 1u);
+}
+
 }  // namespace
 }  // namespace paramd
