@@ -1,5 +1,6 @@
 #include "tests/cluster/test_cluster.h"
 
+#include <signal.h>
 #include <stdlib.h>
 
 #include <cstdio>
@@ -69,6 +70,31 @@ absl::StatusOr<v1::GetStatusResponse> TestCluster::Status() {
   PARAMD_RETURN_IF_ERROR(FromGrpcStatus(
       coordinator_->GetStatus(&context, v1::GetStatusRequest(), &response)));
   return response;
+}
+
+absl::StatusOr<v1::ServerInfoResponse> TestCluster::ServerInfo(int shard) {
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    v1::ServerInfoResponse info;
+    last = FromGrpcStatus(
+        Server(shard)->GetServerInfo(&context, v1::ServerInfoRequest(), &info));
+    if (last.ok()) return info;
+  }
+  return last;
+}
+
+absl::StatusOr<std::vector<std::string>> TestCluster::CrashAndRestart(
+    Subprocess* process, const std::function<void()>& before_restart) {
+  process->Signal(SIGKILL);
+  if (!process->Wait(absl::Seconds(10)).has_value()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(process->log_path(), ": still running after SIGKILL"));
+  }
+  absl::SleepFor(absl::Seconds(1));  // the others retry meanwhile
+  if (before_restart) before_restart();
+  return cluster_->RestartCrashed();
 }
 
 absl::StatusOr<v1::GetStatusResponse> TestCluster::WaitFor(

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -45,6 +46,15 @@ class TestCluster {
   std::unique_ptr<paramd::v1::ParameterServer::Stub> Server(int shard);
 
   absl::StatusOr<paramd::v1::GetStatusResponse> Status();
+
+  // GetServerInfo of the server holding `shard` (tried up to 3 times).
+  absl::StatusOr<paramd::v1::ServerInfoResponse> ServerInfo(int shard);
+
+  // SIGKILLs `process` (a server or the coordinator), waits for it to die
+  // and a second more, calls `before_restart` if set, then restarts it as
+  // the launcher's supervisor does. Returns the names restarted.
+  absl::StatusOr<std::vector<std::string>> CrashAndRestart(
+      Subprocess* process, const std::function<void()>& before_restart = {});
 
   // Polls Status() until `done` holds or `timeout` passes; returns the last
   // status, or DeadlineExceeded with it printed.

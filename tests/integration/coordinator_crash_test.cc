@@ -31,12 +31,9 @@ TEST(CoordinatorCrashTest, RestartedCoordinatorRestoresProgress) {
   std::set<uint64_t> ids;
   for (const auto& w : midway->workers()) ids.insert(w.worker_id());
 
-  Subprocess* coordinator = (*cluster)->cluster().coordinator();
   const absl::Time killed = absl::Now();
-  coordinator->Signal(SIGKILL);
-  ASSERT_TRUE(coordinator->Wait(absl::Seconds(10)).has_value());
-  absl::SleepFor(absl::Seconds(1));
-  auto restarted = (*cluster)->cluster().RestartCrashed();
+  auto restarted =
+      (*cluster)->CrashAndRestart((*cluster)->cluster().coordinator());
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   EXPECT_EQ(*restarted, (std::vector<std::string>{"coordinator"}));
 

@@ -36,21 +36,22 @@ TEST(PsCrashTest, RestartedServerRestoresAndTheClusterRollsBack) {
   ASSERT_TRUE(checkpointed.ok()) << checkpointed.status();
   const int64_t at_kill = checkpointed->server_versions(0);
 
-  Subprocess* ps1 = (*cluster)->cluster().servers()[1].get();
   const absl::Time killed = absl::Now();
-  ps1->Signal(SIGKILL);
-  ASSERT_TRUE(ps1->Wait(absl::Seconds(10)).has_value());
-  absl::SleepFor(absl::Seconds(1));  // the workers retry meanwhile
-  // Its newest file is cut short, as a crash during a write on a bad disk
-  // might leave it.
-  const auto files = ListNumberedFiles((*cluster)->dir() + "/ckpt",
-                                       "shard-1-v", ".ckpt");
+  std::vector<std::pair<int64_t, std::string>> files;
+  auto restarted = (*cluster)->CrashAndRestart(
+      (*cluster)->cluster().servers()[1].get(), [&] {
+        // Its newest file is cut short, as a crash during a write on a bad
+        // disk might leave it.
+        files = ListNumberedFiles((*cluster)->dir() + "/ckpt", "shard-1-v",
+                                  ".ckpt");
+        ASSERT_GE(files.size(), 2u);
+        std::filesystem::resize_file(
+            files.back().second,
+            std::filesystem::file_size(files.back().second) / 2);
+      });
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
   ASSERT_GE(files.size(), 2u);
   const int64_t newest = files.back().first;
-  std::filesystem::resize_file(files.back().second,
-                               std::filesystem::file_size(files.back().second) / 2);
-  auto restarted = (*cluster)->cluster().RestartCrashed();
-  ASSERT_TRUE(restarted.ok()) << restarted.status();
   EXPECT_EQ(*restarted, (std::vector<std::string>{"ps1"}));
 
   // Training resumes from the rollback version.

@@ -18,18 +18,9 @@ namespace v1 = ::paramd::v1;
 constexpr int kStaleness = 2;
 
 v1::ServerInfoResponse Info(TestCluster& cluster, int shard) {
-  v1::ServerInfoResponse info;
-  grpc::Status status;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::seconds(5));
-    status = cluster.Server(shard)->GetServerInfo(&context, {}, &info);
-    if (status.ok()) return info;
-  }
-  ADD_FAILURE() << "GetServerInfo of shard " << shard << ": "
-                << status.error_message();
-  return info;
+  absl::StatusOr<v1::ServerInfoResponse> info = cluster.ServerInfo(shard);
+  EXPECT_TRUE(info.ok()) << info.status();
+  return info.value_or(v1::ServerInfoResponse());
 }
 
 TEST(SspTest, NoWorkerRunsMoreThanStalenessAheadOfTheSlowest) {

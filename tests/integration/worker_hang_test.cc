@@ -23,12 +23,9 @@ namespace v1 = ::paramd::v1;
 
 // Workers in shard 0's barrier.
 std::set<uint64_t> Barrier(TestCluster& cluster) {
-  v1::ServerInfoResponse info;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(5));
-  if (!cluster.Server(0)->GetServerInfo(&context, {}, &info).ok()) return {};
-  return {info.barrier_workers().begin(), info.barrier_workers().end()};
+  absl::StatusOr<v1::ServerInfoResponse> info = cluster.ServerInfo(0);
+  if (!info.ok()) return {};
+  return {info->barrier_workers().begin(), info->barrier_workers().end()};
 }
 
 bool Alive(const v1::GetStatusResponse& s, uint64_t worker) {
