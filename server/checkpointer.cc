@@ -1,5 +1,7 @@
 #include "server/checkpointer.h"
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint_file.h"
 #include "common/logging.h"
@@ -17,14 +19,10 @@ Checkpointer::Checkpointer(std::string dir, int32_t shard, int keep)
       keep_(keep) {
   for (const auto& [version, path] :
        ListNumberedFiles(dir_, prefix_, kSuffix)) {
-    absl::StatusOr<std::string> payload = ReadCheckpointFile(path);
-    paramd::v1::ShardCheckpoint parsed;
-    if (payload.ok() && !parsed.ParseFromString(*payload)) {
-      payload = absl::DataLossError(absl::StrCat(path, ": unparsable"));
-    }
-    if (!payload.ok()) {
+    absl::StatusOr<paramd::v1::ShardCheckpoint> read = ReadFile(path, version);
+    if (!read.ok()) {
       LogWarning(
-          absl::StrCat("skipping checkpoint: ", payload.status().message()));
+          absl::StrCat("skipping checkpoint: ", read.status().message()));
       continue;
     }
     absl::MutexLock lock(&mu_);
@@ -51,16 +49,30 @@ void Checkpointer::WriteAsync(paramd::v1::ShardCheckpoint checkpoint,
   queue_.push_back({std::move(checkpoint), std::move(done)});
 }
 
+void Checkpointer::WaitForWrites() {
+  absl::MutexLock lock(&mu_);
+  auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return queue_.empty() && !busy_;
+  };
+  mu_.Await(absl::Condition(&drained));
+}
+
 absl::Status Checkpointer::Write(
     const paramd::v1::ShardCheckpoint& checkpoint) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto drained = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return queue_.empty() && !busy_;
-    };
-    mu_.Await(absl::Condition(&drained));
-  }
+  WaitForWrites();
   return WriteFile(checkpoint);
+}
+
+void Checkpointer::DropAbove(int64_t version) {
+  WaitForWrites();
+  absl::MutexLock write_lock(&write_mu_);
+  for (const auto& [v, path] : ListNumberedFiles(dir_, prefix_, kSuffix)) {
+    if (v <= version) continue;
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  absl::MutexLock lock(&mu_);
+  versions_.erase(versions_.upper_bound(version), versions_.end());
 }
 
 void Checkpointer::WriterLoop() {
@@ -111,24 +123,30 @@ absl::Status Checkpointer::WriteFile(
   return absl::OkStatus();
 }
 
-absl::StatusOr<paramd::v1::ShardCheckpoint> Checkpointer::Read(
-    int64_t version) {
-  const std::string path = Path(version);
+absl::StatusOr<paramd::v1::ShardCheckpoint> Checkpointer::ReadFile(
+    const std::string& path, int64_t version) {
   absl::StatusOr<std::string> payload = ReadCheckpointFile(path);
+  if (!payload.ok()) return payload.status();
   paramd::v1::ShardCheckpoint checkpoint;
-  if (payload.ok() && !checkpoint.ParseFromString(*payload)) {
-    payload = absl::DataLossError(absl::StrCat(path, ": unparsable"));
+  if (!checkpoint.ParseFromString(*payload)) {
+    return absl::DataLossError(absl::StrCat(path, ": unparsable"));
   }
-  if (payload.ok() && checkpoint.version() != version) {
-    payload = absl::DataLossError(absl::StrCat(
+  if (checkpoint.version() != version) {
+    return absl::DataLossError(absl::StrCat(
         path, ": holds version ", checkpoint.version(), ", not ", version));
   }
-  if (!payload.ok()) {
+  return checkpoint;
+}
+
+absl::StatusOr<paramd::v1::ShardCheckpoint> Checkpointer::Read(
+    int64_t version) {
+  absl::StatusOr<paramd::v1::ShardCheckpoint> read =
+      ReadFile(Path(version), version);
+  if (!read.ok()) {
     absl::MutexLock lock(&mu_);
     versions_.erase(version);
-    return payload.status();
   }
-  return checkpoint;
+  return read;
 }
 
 std::vector<int64_t> Checkpointer::Versions() const {

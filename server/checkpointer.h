@@ -48,10 +48,18 @@ class Checkpointer {
   // Versions of the valid checkpoints held, ascending.
   std::vector<int64_t> Versions() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // After a rollback to `version`: finishes queued writes, then deletes the
+  // checkpoints above it (they belong to the abandoned history).
+  void DropAbove(int64_t version) ABSL_LOCKS_EXCLUDED(mu_);
+
   const std::string& dir() const { return dir_; }
 
  private:
   std::string Path(int64_t version) const;
+  // Reads and verifies the file at `path`, expected to hold `version`.
+  static absl::StatusOr<paramd::v1::ShardCheckpoint> ReadFile(
+      const std::string& path, int64_t version);
+  void WaitForWrites() ABSL_LOCKS_EXCLUDED(mu_);
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status WriteFile(const paramd::v1::ShardCheckpoint& checkpoint)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -27,9 +27,9 @@ Coordinator::Coordinator(JobConfig job, std::string config_yaml,
             absl::Seconds(job_.lease_timeout_s)),
       recovery_(job_, job_.num_servers) {}
 
-absl::Status Coordinator::Restore() {
+void Coordinator::Restore() {
   absl::MutexLock lock(&mu_);
-  if (job_.checkpoint.dir.empty()) return absl::OkStatus();
+  if (job_.checkpoint.dir.empty()) return;
   auto files =
       ListNumberedFiles(job_.checkpoint.dir, kStatePrefix, kStateSuffix);
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
@@ -61,9 +61,8 @@ absl::Status Coordinator::Restore() {
                          book_.epoch() + 1, "/", job_.epochs, ", ",
                          state.completions_size(), " shards done, generation ",
                          state.generation()));
-    return absl::OkStatus();
+    return;
   }
-  return absl::OkStatus();
 }
 
 void Coordinator::PersistLocked() {
@@ -269,17 +268,21 @@ absl::Status Coordinator::ReleaseShard(uint64_t worker, uint64_t lease_id) {
 
 absl::StatusOr<paramd::v1::CheckpointOrder> Coordinator::Checkpoint() {
   absl::MutexLock lock(&mu_);
-  return recovery_.Order(absl::Now(), book_.log().size());
+  absl::StatusOr<paramd::v1::CheckpointOrder> order =
+      recovery_.Order(absl::Now(), book_.log().size());
+  if (order.ok()) PersistLocked();
+  return order;
 }
 
 void Coordinator::RollBackLocked(const Rollback& rollback) {
-  std::vector<paramd::v1::Completion> kept;
+  // The longest prefix of the log the restored state covers: a prefix of a
+  // valid log is valid, so the rebuild cannot fail.
   const auto& log = book_.log();
-  for (size_t i = 0; i < log.size(); ++i) {
-    if (rollback.Keeps(log[i], i)) kept.push_back(log[i]);
-  }
+  size_t keep = 0;
+  while (keep < log.size() && rollback.Keeps(log[keep], keep)) ++keep;
+  const std::vector<paramd::v1::Completion> kept(log.begin(),
+                                                 log.begin() + keep);
   const size_t dropped = log.size() - kept.size();
-  // The kept completions are a prefix of a valid log, so this cannot fail.
   absl::Status rebuilt = book_.Rebuild(kept);
   if (!rebuilt.ok()) LogError(rebuilt.ToString());
   LogWarning(absl::StrCat("rollback: ", dropped,
@@ -319,8 +322,8 @@ void Coordinator::Tick() {
   if (std::optional<Rollback> rollback = recovery_.MaybeRollBack()) {
     RollBackLocked(*rollback);
   }
-  recovery_.MaybeOrder(now, book_.log().size());
-  if (recovery_.MaybeFinish(now).has_value()) PersistLocked();
+  const bool ordered = recovery_.MaybeOrder(now, book_.log().size());
+  if (recovery_.MaybeFinish(now).has_value() || ordered) PersistLocked();
 }
 
 void Coordinator::FillEpochsLocked(

@@ -33,7 +33,7 @@ class Coordinator {
   // Picks up the job's progress from the newest valid state file in the
   // checkpoint directory, if any (a truncated or corrupted one is logged
   // and the one before it used). Call once, before serving.
-  absl::Status Restore() ABSL_LOCKS_EXCLUDED(mu_);
+  void Restore() ABSL_LOCKS_EXCLUDED(mu_);
 
   const JobConfig& job() const { return job_; }
   const std::string& config_yaml() const { return config_yaml_; }

@@ -44,9 +44,7 @@ int main(int argc, char** argv) {
   auto shards = paramd::ListTrainShards(*job);
   if (!shards.ok()) return Fail(shards.status());
   paramd::Coordinator coordinator(*job, text.str(), *shards);
-  if (absl::Status restored = coordinator.Restore(); !restored.ok()) {
-    return Fail(restored);
-  }
+  coordinator.Restore();
   paramd::CoordinatorService service(&coordinator);
   int port = 0;
   auto server = paramd::StartServer(

@@ -60,7 +60,6 @@ ServerUnaryReactor* CoordinatorService::RegisterWorker(
   absl::StatusOr<uint64_t> id = coordinator_->RegisterWorker(
       request->host(), request->role(), request->worker_id(), &held, &servers);
   if (id.ok()) {
-    if (held.has_value()) *response->mutable_held() = request->held();
     response->set_worker_id(*id);
     response->set_config_yaml(coordinator_->config_yaml());
     for (const std::string& s : servers) response->add_servers(s);

@@ -50,7 +50,7 @@ absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
   if (it == leases_.end() || it->second.worker_id != worker) {
     return absl::FailedPreconditionError(
         absl::StrCat("lease ", lease_id, " is not held by worker ", worker,
-                     " (it expired and its shard went to another worker)"));
+                     " (it expired, or a rollback revoked it)"));
   }
   paramd::v1::Completion done;
   done.set_epoch(it->second.epoch);
@@ -142,10 +142,6 @@ int LeaseBook::Expire(absl::Time now) {
   }
   expired_ += count;
   return count;
-}
-
-void LeaseBook::ReleaseAll() {
-  while (!leases_.empty()) Requeue(leases_.begin());
 }
 
 void LeaseBook::Release(uint64_t worker) {

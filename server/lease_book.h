@@ -80,9 +80,6 @@ class LeaseBook {
   // Drops every lease `worker` holds (it died), returning them to the queue.
   void Release(uint64_t worker);
 
-  // Drops every lease, returning them to the queue (a rollback).
-  void ReleaseAll();
-
   int32_t epoch() const { return epoch_; }
   int32_t epochs() const { return epochs_; }
   int32_t num_shards() const { return num_shards_; }

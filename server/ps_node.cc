@@ -122,6 +122,7 @@ void PsNode::Restore(uint64_t generation, int64_t version) {
     return;
   }
   restore_error_.clear();
+  if (checkpointer_ != nullptr) checkpointer_->DropAbove(version);
   LogInfo(absl::StrCat("restored version ", version, " as generation ",
                        generation, " in ",
                        absl::FormatDuration(absl::Now() - start)));

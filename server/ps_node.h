@@ -58,15 +58,16 @@ class PsNode {
   JobConfig job_;
   std::unique_ptr<ShardStore> store_;
   std::unique_ptr<UpdateGate> gate_;
-  std::unique_ptr<Checkpointer> checkpointer_;  // null without a directory
   uint64_t seen_order_ = 0;  // newest checkpoint order acted on
   std::string restore_error_;
 
-  // The newest checkpoint order finished, written or missed.
+  // The newest checkpoint order finished, written or missed. Declared
+  // before checkpointer_, whose writer thread reports here until it ends.
   absl::Mutex mu_;
   uint64_t done_order_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t done_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool done_missed_ ABSL_GUARDED_BY(mu_) = false;
+  std::unique_ptr<Checkpointer> checkpointer_;  // null without a directory
 };
 
 }  // namespace paramd

@@ -18,6 +18,13 @@ constexpr size_t kRecordsKept = 16;
 
 }  // namespace
 
+std::set<int64_t> Recovery::Server::Usable() const {
+  std::set<int64_t> usable;
+  std::set_difference(checkpoints.begin(), checkpoints.end(), bad.begin(),
+                      bad.end(), std::inserter(usable, usable.begin()));
+  return usable;
+}
+
 bool Rollback::Keeps(const paramd::v1::Completion& done, size_t index) const {
   if (log_size.has_value()) return index < *log_size;
   return done.clock() <= versions[0];
@@ -47,9 +54,14 @@ void Recovery::Report(const paramd::v1::ServerHeartbeatRequest& report,
   server.checkpoints = {report.checkpoints().begin(),
                         report.checkpoints().end()};
   server.checkpoint_id = report.checkpoint_id();
+  server.checkpoint_version = report.checkpoint_version();
   server.checkpoint_missed = report.checkpoint_missed();
+  // A server ahead of us means our own record of the generation was lost.
+  generation_ = std::max(generation_, report.generation());
   if (!report.restore_error().empty() && report.generation() < generation_ &&
-      report.restore_error() != server.restore_error) {
+      server.failed_generation != generation_) {
+    server.bad.insert(restore_versions_[report.shard()]);
+    server.failed_generation = generation_;
     LogWarning(absl::StrCat("shard ", report.shard(), " could not restore v",
                             restore_versions_[report.shard()], ": ",
                             report.restore_error(),
@@ -87,29 +99,40 @@ std::optional<Rollback> Recovery::MaybeRollBack() {
   Rollback rollback;
   rollback.versions.assign(servers_.size(), 0);
   if (job_.consistency == Consistency::kBsp) {
-    std::set<int64_t> common = servers_[0].checkpoints;
+    std::set<int64_t> common = servers_[0].Usable();
     for (const Server& server : servers_) {
+      const std::set<int64_t> usable = server.Usable();
       std::set<int64_t> both;
-      std::set_intersection(
-          common.begin(), common.end(), server.checkpoints.begin(),
-          server.checkpoints.end(), std::inserter(both, both.begin()));
+      std::set_intersection(common.begin(), common.end(), usable.begin(),
+                            usable.end(), std::inserter(both, both.begin()));
       common = std::move(both);
     }
-    if (!common.empty())
+    if (!common.empty()) {
       rollback.versions.assign(servers_.size(), *common.rbegin());
+    }
+    // Records of the abandoned history are no longer checkpoints of it.
+    records_.erase(std::remove_if(records_.begin(), records_.end(),
+                                  [&](const paramd::v1::CheckpointRecord& r) {
+                                    return r.versions(0) > rollback.versions[0];
+                                  }),
+                   records_.end());
   } else {
     rollback.log_size = 0;
-    for (auto r = records_.rbegin(); r != records_.rend(); ++r) {
+    size_t kept = 0;
+    for (size_t i = records_.size(); i-- > 0;) {
       bool held = true;
       for (size_t s = 0; s < servers_.size(); ++s) {
-        held = held && servers_[s].checkpoints.count(r->versions(s)) > 0;
+        held = held && servers_[s].Usable().count(records_[i].versions(s)) > 0;
       }
       if (held) {
-        rollback.versions.assign(r->versions().begin(), r->versions().end());
-        rollback.log_size = r->log_size();
+        rollback.versions.assign(records_[i].versions().begin(),
+                                 records_[i].versions().end());
+        rollback.log_size = records_[i].log_size();
+        kept = i + 1;
         break;
       }
     }
+    records_.resize(kept);
   }
   rollback.generation = ++generation_;
   restore_versions_ = rollback.versions;
@@ -181,16 +204,16 @@ absl::StatusOr<paramd::v1::CheckpointOrder> Recovery::Order(absl::Time now,
   return order;
 }
 
-void Recovery::MaybeOrder(absl::Time now, uint64_t log_size) {
+bool Recovery::MaybeOrder(absl::Time now, uint64_t log_size) {
   const CheckpointConfig& config = job_.checkpoint;
-  if (config.dir.empty() || order_.has_value() || Settling()) return;
+  if (config.dir.empty() || order_.has_value() || Settling()) return false;
   if (last_order_time_ == absl::InfinitePast()) last_order_time_ = now;
   const bool by_time = config.every_s > 0 &&
                        now - last_order_time_ >= absl::Seconds(config.every_s);
   const bool by_steps =
       config.every_steps > 0 &&
       max_version() >= last_order_version_ + config.every_steps;
-  if (by_time || by_steps) (void)Order(now, log_size);
+  return (by_time || by_steps) && Order(now, log_size).ok();
 }
 
 std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
@@ -205,10 +228,9 @@ std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
   for (const Server& server : servers_) {
     const bool acted = server.checkpoint_id >= id;
     missed = missed || (acted && server.checkpoint_missed);
-    int64_t version = order_->version();
-    if (version < 0) {
-      version = server.checkpoints.empty() ? -1 : *server.checkpoints.rbegin();
-    }
+    // asp and ssp: each server says which version it wrote.
+    const int64_t version =
+        order_->version() >= 0 ? order_->version() : server.checkpoint_version;
     done = done && acted && !server.checkpoint_missed &&
            server.checkpoints.count(version) > 0;
     record.add_versions(version);
@@ -232,6 +254,7 @@ std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
     return std::nullopt;
   }
   order_.reset();
+  margin_ = std::max<int64_t>(1, margin_ / 2);
   records_.push_back(record);
   if (records_.size() > kRecordsKept) records_.erase(records_.begin());
   LogInfo(absl::StrCat("checkpoint ", id, " complete at version(s) ",
@@ -245,6 +268,7 @@ void Recovery::Save(paramd::v1::CoordinatorState* state) const {
   for (const auto& record : records_) *state->add_checkpoints() = record;
   for (int64_t v : restore_versions_) state->add_restore_versions(v);
   for (int64_t v : rollbacks_) state->add_rollbacks(v);
+  state->set_rollback_due(rollback_due_);
 }
 
 void Recovery::Restore(const paramd::v1::CoordinatorState& state) {
@@ -256,6 +280,7 @@ void Recovery::Restore(const paramd::v1::CoordinatorState& state) {
                              state.restore_versions().end());
   }
   rollbacks_.assign(state.rollbacks().begin(), state.rollbacks().end());
+  rollback_due_ = state.rollback_due();
 }
 
 }  // namespace paramd

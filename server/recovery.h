@@ -65,8 +65,9 @@ class Recovery {
   absl::StatusOr<paramd::v1::CheckpointOrder> Order(absl::Time now,
                                                     uint64_t log_size);
 
-  // Orders one if every_s or every_steps says so and none is in flight.
-  void MaybeOrder(absl::Time now, uint64_t log_size);
+  // Orders one if every_s or every_steps says so and none is in flight;
+  // returns whether it did.
+  bool MaybeOrder(absl::Time now, uint64_t log_size);
 
   // Returns the open order's record once every shard holds it. An order
   // that every server missed is re-issued further ahead; one not done in
@@ -92,8 +93,15 @@ class Recovery {
     int64_t version = 0;
     std::set<int64_t> checkpoints;
     uint64_t checkpoint_id = 0;
+    int64_t checkpoint_version = 0;
     bool checkpoint_missed = false;
     std::string restore_error;
+    // Versions it failed to restore (left out of later rollbacks), and the
+    // generation of the last failure.
+    std::set<int64_t> bad;
+    uint64_t failed_generation = 0;
+    // Checkpoints it holds that it could restore.
+    std::set<int64_t> Usable() const;
   };
 
   const JobConfig job_;

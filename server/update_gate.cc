@@ -221,6 +221,9 @@ void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
       // Join, or move forward a worker that re-synced to a later clock.
       moved_due = joined && due->second != clock;
       participants_[worker] = clock;
+      // A worker joining anew counts its pushes from here: a push of an
+      // earlier clock is refused as not due, so dedup by clock restarts.
+      if (!joined) last_clock_.erase(worker);
       if (clock > version_ + staleness_) {
         waiters_.push_back({clock, deadline, std::move(ready)});
         ready = nullptr;

@@ -12,6 +12,8 @@ namespace {
 
 // Examples scored per Compute() call when evaluating.
 constexpr int64_t kEvalBatch = 512;
+// Heartbeat intervals to wait for a restarted coordinator to know us again.
+constexpr int kReportAttempts = 10;
 
 }  // namespace
 
@@ -65,8 +67,16 @@ absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
                        " epochs done): loss ", metrics["eval_loss"],
                        ", accuracy ", metrics["eval_accuracy"], ", perplexity ",
                        metrics["eval_perplexity"]));
-  return context_.coordinator->ReportEval(context_.view->worker_id(), metrics,
-                                          status.examples(), final);
+  // NotFound: the coordinator restarted and the heartbeat thread has not
+  // registered us again yet.
+  absl::Status reported;
+  for (int attempt = 0; attempt < kReportAttempts; ++attempt) {
+    reported = context_.coordinator->ReportEval(
+        context_.view->worker_id(), metrics, status.examples(), final);
+    if (!absl::IsNotFound(reported)) break;
+    absl::SleepFor(absl::Seconds(context_.job->heartbeat_interval_s));
+  }
+  return reported;
 }
 
 absl::Status Evaluator::Run() {

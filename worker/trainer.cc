@@ -131,8 +131,9 @@ absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
   if (!context_.view->Revoked(lease, granted)) {
     (void)context_.coordinator->Release(me, lease.lease_id());
   }
+  // The clock stays: pushes are deduplicated by it (asp), and the servers
+  // re-sync it on the next pull (bsp, ssp).
   (void)LeaveBarrier();
-  clock_ = 0;  // re-sync with the servers on the next pull
   return absl::OkStatus();
 }
 

@@ -98,6 +98,27 @@ TEST(RecoveryTest, AFailedRestoreFallsBackToAnOlderCheckpoint) {
   EXPECT_EQ(again->generation, 2u);
 }
 
+TEST(RecoveryTest, AVersionThatFailsToRestoreIsNeverPickedAgain) {
+  Recovery recovery(Job(Consistency::kBsp), 2);
+  recovery.ServerStarted(0, true);
+  recovery.Report(Report(0, 0, {10, 20}), T(0));
+  recovery.Report(Report(1, 25, {10, 20}), T(0));
+  ASSERT_EQ(recovery.MaybeRollBack()->versions[0], 20);
+  // The file reads fine but does not fit (so it stays listed), twice with
+  // the same message.
+  v1::ServerHeartbeatRequest failed = Report(0, 0, {10, 20}, 0);
+  failed.set_restore_error("checkpoint is of job 'other'");
+  recovery.Report(failed, T(1));
+  ASSERT_EQ(recovery.MaybeRollBack()->versions[0], 10);
+  recovery.Report(failed, T(2));
+  recovery.Report(failed, T(2.5));  // the same failure, heard twice
+  std::optional<Rollback> last = recovery.MaybeRollBack();
+  ASSERT_TRUE(last.has_value()) << "the same message again still counts";
+  EXPECT_EQ(last->versions[0], 0);
+  EXPECT_EQ(last->generation, 3u);
+  EXPECT_FALSE(recovery.MaybeRollBack().has_value()) << "once per failure";
+}
+
 TEST(RecoveryTest, NoCommonCheckpointMeansTheInitialValues) {
   Recovery recovery(Job(Consistency::kBsp), 2);
   recovery.ServerStarted(0, true);
@@ -161,10 +182,13 @@ TEST(RecoveryTest, AspRollsBackToARecordedCheckpointAndCutsTheLog) {
   absl::StatusOr<v1::CheckpointOrder> order = recovery.Order(T(0), 4);
   ASSERT_TRUE(order.ok());
   EXPECT_EQ(order->version(), -1) << "asp: at once";
+  // Each names the version it wrote; their lists may hold newer ones.
   v1::ServerHeartbeatRequest a = Report(0, 72, {71});
   a.set_checkpoint_id(order->id());
-  v1::ServerHeartbeatRequest b = Report(1, 95, {93});
+  a.set_checkpoint_version(71);
+  v1::ServerHeartbeatRequest b = Report(1, 95, {93, 94});
   b.set_checkpoint_id(order->id());
+  b.set_checkpoint_version(93);
   recovery.Report(a, T(1));
   recovery.Report(b, T(1));
   ASSERT_TRUE(recovery.MaybeFinish(T(1)).has_value());

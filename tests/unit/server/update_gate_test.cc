@@ -450,6 +450,22 @@ TEST_F(UpdateGateTest, SspBarrierShrinksWhenTheSlowestDies) {
   EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1, 2}));
 }
 
+TEST_F(UpdateGateTest, SspWorkerRejoiningAtAnEarlierClockIsApplied) {
+  Make(Consistency::kSsp, /*average=*/true, /*staleness=*/5);
+  PullNow(1, 0, PullState::kReady);
+  PullNow(2, 0, PullState::kReady);
+  for (int64_t c = 0; c < 3; ++c) {
+    MustPush(1, c, {1, 1, 1, 1});
+    PullNow(1, c + 1, PullState::kReady);
+  }
+  gate_->Leave(1);  // no shard for a while; worker 2 is the slowest, at 0
+  PullNow(1, 3, PullState::kBehind);
+  PullNow(1, 0, PullState::kReady);
+  MustPush(1, 0, {1, 1, 1, 1});
+  EXPECT_EQ(Values(), std::vector<float>(kSize, -4.0f))
+      << "the push after rejoining is not taken for a repeat";
+}
+
 TEST_F(UpdateGateTest, SspPushOfAWorkerNotInTheBarrierIsRefused) {
   Make(Consistency::kSsp, /*average=*/true, /*staleness=*/1);
   absl::StatusOr<int64_t> next = Push(7, 0, {1, 1, 1, 1});
