@@ -4,17 +4,9 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
-#include "common/checkpoint_file.h"
 #include "common/logging.h"
 
 namespace paramd {
-namespace {
-
-// Job progress files: <checkpoint.dir>/coordinator-<seq>.ckpt.
-constexpr char kStatePrefix[] = "coordinator-";
-constexpr char kStateSuffix[] = ".ckpt";
-
-}  // namespace
 
 Coordinator::Coordinator(JobConfig job, std::string config_yaml,
                          std::vector<std::string> shards)
@@ -26,65 +18,6 @@ Coordinator::Coordinator(JobConfig job, std::string config_yaml,
       book_(static_cast<int32_t>(shards_.size()), job_.epochs,
             absl::Seconds(job_.lease_timeout_s)),
       recovery_(job_, job_.num_servers) {}
-
-void Coordinator::Restore() {
-  absl::MutexLock lock(&mu_);
-  if (job_.checkpoint.dir.empty()) return;
-  auto files =
-      ListNumberedFiles(job_.checkpoint.dir, kStatePrefix, kStateSuffix);
-  for (auto it = files.rbegin(); it != files.rend(); ++it) {
-    absl::StatusOr<std::string> payload = ReadCheckpointFile(it->second);
-    paramd::v1::CoordinatorState state;
-    if (payload.ok() && !state.ParseFromString(*payload)) {
-      payload = absl::DataLossError(absl::StrCat(it->second, ": unparsable"));
-    }
-    if (payload.ok() && state.job() != job_.name) {
-      payload = absl::DataLossError(
-          absl::StrCat(it->second, ": belongs to job '", state.job(), "'"));
-    }
-    absl::Status rebuilt = payload.status();
-    if (rebuilt.ok()) {
-      rebuilt = book_.Rebuild(
-          {state.completions().begin(), state.completions().end()});
-    }
-    if (!rebuilt.ok()) {
-      LogWarning(
-          absl::StrCat("skipping coordinator state: ", rebuilt.message()));
-      continue;
-    }
-    book_.Resume(state.next_lease_id(), state.expired_leases());
-    recovery_.Restore(state);
-    next_worker_id_ = std::max<uint64_t>(1, state.next_worker_id());
-    state_seq_ = static_cast<uint64_t>(it->first);
-    reclaim_until_ = absl::Now() + absl::Seconds(job_.lease_timeout_s);
-    LogInfo(absl::StrCat("restored job progress from ", it->second, ": epoch ",
-                         book_.epoch() + 1, "/", job_.epochs, ", ",
-                         state.completions_size(), " shards done, generation ",
-                         state.generation()));
-    return;
-  }
-}
-
-void Coordinator::PersistLocked() {
-  if (job_.checkpoint.dir.empty()) return;
-  paramd::v1::CoordinatorState state;
-  state.set_job(job_.name);
-  state.set_next_worker_id(next_worker_id_);
-  for (const auto& done : book_.log()) *state.add_completions() = done;
-  state.set_expired_leases(book_.expired());
-  state.set_next_lease_id(book_.next_lease_id());
-  recovery_.Save(&state);
-  const std::string path =
-      absl::StrCat(job_.checkpoint.dir, "/",
-                   NumberedFileName(kStatePrefix, ++state_seq_, kStateSuffix));
-  absl::Status written = WriteCheckpointFile(path, state.SerializeAsString());
-  if (!written.ok()) {
-    LogError(absl::StrCat("job progress not saved: ", written.message()));
-    return;
-  }
-  PruneNumberedFiles(job_.checkpoint.dir, kStatePrefix, kStateSuffix,
-                     job_.checkpoint.keep);
-}
 
 absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
                                                     int32_t requested) {
@@ -124,6 +57,13 @@ absl::Status Coordinator::ServerHeartbeat(
   if (shard < 0 || shard >= static_cast<int32_t>(servers_.size())) {
     return absl::InvalidArgumentError(absl::StrCat(
         "shard ", shard, " is outside [0, ", servers_.size(), ")"));
+  }
+  // A server replaced by a newer process of the same shard is fenced off.
+  if (!servers_[shard].empty() && !report.address().empty() &&
+      report.address() != servers_[shard]) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("shard ", shard, " is now served by ", servers_[shard],
+                     ", not ", report.address()));
   }
   // A coordinator that restarted learns the servers from their heartbeats.
   if (servers_[shard].empty() && !report.address().empty()) {
@@ -395,6 +335,7 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   }
   for (int64_t v : recovery_.versions()) status.add_server_versions(v);
   for (int64_t v : recovery_.rollbacks()) status.add_rollbacks(v);
+  status.set_settling(recovery_.Settling());
   return status;
 }
 

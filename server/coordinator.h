@@ -48,7 +48,8 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // A server's heartbeat: records its state and fills what it must do.
-  // Fails with InvalidArgument for a shard out of range.
+  // Fails with InvalidArgument for a shard out of range, and with
+  // FailedPrecondition for a server whose shard another process took over.
   absl::Status ServerHeartbeat(const paramd::v1::ServerHeartbeatRequest& report,
                                paramd::v1::ServerHeartbeatResponse* response)
       ABSL_LOCKS_EXCLUDED(mu_);

@@ -55,9 +55,15 @@ int main(int argc, char** argv) {
     paramd::LogError(absl::StrCat("cannot start: ", started.ToString()));
     return 1;
   }
-  if (started.ok()) node.RunHeartbeats(&stop);
+  absl::Status ran = started.ok() ? node.RunHeartbeats(&stop) : started;
   paramd::LogInfo("shutting down: finishing requests in flight");
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  if (absl::IsFailedPrecondition(ran)) {
+    // Replaced by a newer server: its state is stale, so no checkpoint, and
+    // exit 0 so a supervisor does not start it again.
+    paramd::LogError(absl::StrCat("stopping: ", ran.message()));
+    return 0;
+  }
   if (absl::Status saved = node.SaveCheckpoint(); !saved.ok()) {
     paramd::LogError(
         absl::StrCat("shutdown checkpoint failed: ", saved.ToString()));

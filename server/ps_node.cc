@@ -149,19 +149,21 @@ void PsNode::TakeCheckpoint(const paramd::v1::CheckpointOrder& order) {
   }
 }
 
-void PsNode::RunHeartbeats(const std::atomic<bool>* stop) {
+absl::Status PsNode::RunHeartbeats(const std::atomic<bool>* stop) {
   const absl::Duration interval = absl::Seconds(job_.heartbeat_interval_s / 2);
   bool reachable = true;
   while (!stop->load()) {
     absl::SleepFor(interval);
     gate_->ExpireWaiters(absl::Now());
     absl::StatusOr<paramd::v1::ServerHeartbeatResponse> reply = Heartbeat();
+    if (absl::IsFailedPrecondition(reply.status())) return reply.status();
     if (!reply.ok() && reachable) {
       LogWarning(
           absl::StrCat("coordinator unreachable: ", reply.status().message()));
     }
     reachable = reply.ok();
   }
+  return absl::OkStatus();
 }
 
 absl::Status PsNode::SaveCheckpoint() {

@@ -36,8 +36,9 @@ class PsNode {
   absl::Status Start(const std::atomic<bool>* stop);
 
   // Reports to the coordinator every half heartbeat interval until *stop,
-  // acting on each reply (see Heartbeat).
-  void RunHeartbeats(const std::atomic<bool>* stop);
+  // acting on each reply (see Heartbeat). Fails with FailedPrecondition if
+  // another process took over this shard (this one must stop serving).
+  absl::Status RunHeartbeats(const std::atomic<bool>* stop);
 
   // Writes the shard at its current version now (graceful shutdown). Does
   // nothing without a checkpoint directory.

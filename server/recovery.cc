@@ -91,49 +91,59 @@ void Recovery::FillResponse(
   if (order_.has_value()) *response->mutable_checkpoint() = *order_;
 }
 
+Rollback Recovery::PlanBspRollback() {
+  Rollback rollback;
+  rollback.versions.assign(servers_.size(), 0);
+  std::set<int64_t> common = servers_[0].Usable();
+  for (const Server& server : servers_) {
+    const std::set<int64_t> usable = server.Usable();
+    std::set<int64_t> both;
+    std::set_intersection(common.begin(), common.end(), usable.begin(),
+                          usable.end(), std::inserter(both, both.begin()));
+    common = std::move(both);
+  }
+  if (!common.empty()) {
+    rollback.versions.assign(servers_.size(), *common.rbegin());
+  }
+  // Records of the abandoned history are no longer checkpoints of it.
+  records_.erase(std::remove_if(records_.begin(), records_.end(),
+                                [&](const paramd::v1::CheckpointRecord& r) {
+                                  return r.versions(0) > rollback.versions[0];
+                                }),
+                 records_.end());
+  return rollback;
+}
+
+Rollback Recovery::PlanRecordedRollback() {
+  Rollback rollback;
+  rollback.versions.assign(servers_.size(), 0);
+  rollback.log_size = 0;
+  size_t kept = 0;
+  for (size_t i = records_.size(); i-- > 0;) {
+    bool held = true;
+    for (size_t s = 0; s < servers_.size(); ++s) {
+      held = held && servers_[s].Usable().count(records_[i].versions(s)) > 0;
+    }
+    if (held) {
+      rollback.versions.assign(records_[i].versions().begin(),
+                               records_[i].versions().end());
+      rollback.log_size = records_[i].log_size();
+      kept = i + 1;
+      break;
+    }
+  }
+  records_.resize(kept);
+  return rollback;
+}
+
 std::optional<Rollback> Recovery::MaybeRollBack() {
   if (!rollback_due_) return std::nullopt;
   for (const Server& server : servers_) {
     if (!server.reported) return std::nullopt;
   }
-  Rollback rollback;
-  rollback.versions.assign(servers_.size(), 0);
-  if (job_.consistency == Consistency::kBsp) {
-    std::set<int64_t> common = servers_[0].Usable();
-    for (const Server& server : servers_) {
-      const std::set<int64_t> usable = server.Usable();
-      std::set<int64_t> both;
-      std::set_intersection(common.begin(), common.end(), usable.begin(),
-                            usable.end(), std::inserter(both, both.begin()));
-      common = std::move(both);
-    }
-    if (!common.empty()) {
-      rollback.versions.assign(servers_.size(), *common.rbegin());
-    }
-    // Records of the abandoned history are no longer checkpoints of it.
-    records_.erase(std::remove_if(records_.begin(), records_.end(),
-                                  [&](const paramd::v1::CheckpointRecord& r) {
-                                    return r.versions(0) > rollback.versions[0];
-                                  }),
-                   records_.end());
-  } else {
-    rollback.log_size = 0;
-    size_t kept = 0;
-    for (size_t i = records_.size(); i-- > 0;) {
-      bool held = true;
-      for (size_t s = 0; s < servers_.size(); ++s) {
-        held = held && servers_[s].Usable().count(records_[i].versions(s)) > 0;
-      }
-      if (held) {
-        rollback.versions.assign(records_[i].versions().begin(),
-                                 records_[i].versions().end());
-        rollback.log_size = records_[i].log_size();
-        kept = i + 1;
-        break;
-      }
-    }
-    records_.resize(kept);
-  }
+  Rollback rollback = job_.consistency == Consistency::kBsp
+                          ? PlanBspRollback()
+                          : PlanRecordedRollback();
   rollback.generation = ++generation_;
   restore_versions_ = rollback.versions;
   rollback_due_ = false;

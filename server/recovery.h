@@ -104,6 +104,13 @@ class Recovery {
     std::set<int64_t> Usable() const;
   };
 
+  // The rollback target under bsp: the newest version every shard can
+  // restore (0 if none). Forgets records above it.
+  Rollback PlanBspRollback();
+  // Under asp and ssp: the newest completed order every shard can restore.
+  // Forgets records after it.
+  Rollback PlanRecordedRollback();
+
   const JobConfig job_;
   std::vector<Server> servers_;
   uint64_t generation_ = 0;

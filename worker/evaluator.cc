@@ -62,6 +62,11 @@ absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
     PARAMD_ASSIGN_OR_RETURN(BatchStats test, Score(*test_));
     metrics.merge(SplitMetrics("test", test));
   }
+  // Weights read across a rollback may mix versions: score them again.
+  PARAMD_ASSIGN_OR_RETURN(auto after, context_.coordinator->GetStatus());
+  if (after.settling() || after.generation() != status.generation()) {
+    return absl::AbortedError("the cluster rolled back while scoring");
+  }
   LogInfo(absl::StrCat(final ? "final " : "", "eval after ", status.examples(),
                        " examples (", status.epoch(), "/", status.epochs(),
                        " epochs done): loss ", metrics["eval_loss"],
@@ -96,11 +101,18 @@ absl::Status Evaluator::Run() {
   int32_t evaluated_epoch = 0;
   while (!context_.stop->load()) {
     PARAMD_ASSIGN_OR_RETURN(auto status, context_.coordinator->GetStatus());
-    if (status.done()) return Report(status, true);
-    if (absl::Now() >= next || status.epoch() > evaluated_epoch) {
-      PARAMD_RETURN_IF_ERROR(Report(status, false));
-      evaluated_epoch = status.epoch();
-      next = absl::Now() + interval;
+    const bool due = status.done() || absl::Now() >= next ||
+                     status.epoch() > evaluated_epoch;
+    if (due && !status.settling()) {
+      absl::Status reported = Report(status, status.done());
+      if (status.done() && !absl::IsAborted(reported)) return reported;
+      if (absl::IsAborted(reported)) {
+        LogWarning(absl::StrCat("evaluation dropped: ", reported.message()));
+      } else {
+        PARAMD_RETURN_IF_ERROR(reported);
+        evaluated_epoch = status.epoch();
+        next = absl::Now() + interval;
+      }
     }
     absl::SleepFor(absl::Milliseconds(200));
   }

@@ -78,8 +78,10 @@ void Trainer::Connect(const std::vector<std::string>& servers,
 }
 
 absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
-  const v1::Lease& lease = grant.lease();
-  const absl::Time granted = absl::Now();
+  lease_ = grant.lease();
+  granted_ = absl::Now();
+  const v1::Lease& lease = lease_;
+  const absl::Time granted = granted_;
   LogInfo(absl::StrCat("epoch ", lease.epoch() + 1, ": training shard ",
                        lease.shard(), " (", lease.path(), ")"));
   PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> data,
@@ -146,6 +148,11 @@ absl::Status Trainer::TrainBatch(const Dataset& data, int64_t begin,
   in_barrier_ = true;
   Params grads = params.ZerosLike();
   *stats = context_.model->Compute(data, begin, end, params, &grads);
+  // A lease revoked while computing (it expired, or a rollback) must not
+  // add this shard's gradients a second time.
+  if (context_.view->Revoked(lease_, granted_)) {
+    return absl::AbortedError("the lease was revoked");
+  }
   absl::StatusOr<int64_t> next = ps_->Push(clock_, grads);
   if (absl::IsFailedPrecondition(next.status())) {
     LogWarning(absl::StrCat("gradient of clock ", clock_,

@@ -51,6 +51,9 @@ class Trainer {
   std::unique_ptr<PsClient> ps_;
   int64_t clock_ = 0;
   bool in_barrier_ = false;
+  // The lease being trained and when it was granted.
+  paramd::v1::Lease lease_;
+  absl::Time granted_;
   mutable absl::Mutex mu_;
   Progress progress_ ABSL_GUARDED_BY(mu_);
 };

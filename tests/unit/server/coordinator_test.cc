@@ -523,3 +523,26 @@ TEST_F(DurableCoordinatorTest, StateOfAnotherJobIsSkipped) {
 
 }  // namespace
 }  // namespace paramd
+
+namespace paramd {
+namespace {
+
+TEST(CoordinatorFencingTest, AServerReplacedByANewProcessIsRefused) {
+  Coordinator coordinator(TestJob(), "", kShards);
+  ASSERT_TRUE(coordinator.RegisterServer("old:1", 1).ok());
+  v1::ServerHeartbeatRequest report;
+  report.set_shard(1);
+  report.set_address("old:1");
+  v1::ServerHeartbeatResponse response;
+  EXPECT_TRUE(coordinator.ServerHeartbeat(report, &response).ok());
+  // The shard's server restarted elsewhere; the old one is heard again.
+  ASSERT_TRUE(coordinator.RegisterServer("new:2", 1).ok());
+  absl::Status fenced = coordinator.ServerHeartbeat(report, &response);
+  EXPECT_EQ(fenced.code(), absl::StatusCode::kFailedPrecondition) << fenced;
+  EXPECT_NE(fenced.message().find("new:2"), std::string::npos) << fenced;
+  report.set_address("new:2");
+  EXPECT_TRUE(coordinator.ServerHeartbeat(report, &response).ok());
+}
+
+}  // namespace
+}  // namespace paramd
