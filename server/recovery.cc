@@ -68,7 +68,6 @@ void Recovery::Report(const paramd::v1::ServerHeartbeatRequest& report,
                             "; rolling back to an older checkpoint"));
     rollback_due_ = true;
   }
-  server.restore_error = report.restore_error();
   // The versions' growth rate, over windows of a second or more.
   const int64_t top = max_version();
   if (rate_time_ == absl::InfinitePast()) {

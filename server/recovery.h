@@ -95,7 +95,6 @@ class Recovery {
     uint64_t checkpoint_id = 0;
     int64_t checkpoint_version = 0;
     bool checkpoint_missed = false;
-    std::string restore_error;
     // Versions it failed to restore (left out of later rollbacks), and the
     // generation of the last failure.
     std::set<int64_t> bad;
