@@ -42,11 +42,14 @@ absl::Status CountKeys(absl::string_view bytes, const char* what,
 }
 
 void CopyFloats(absl::string_view bytes, absl::Span<float> out) {
+  // memcpy's pointers must not be null, even for 0 bytes.
+  if (out.empty()) return;
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
 }
 
 std::vector<uint64_t> DecodeKeys(absl::string_view bytes) {
   std::vector<uint64_t> keys(bytes.size() / sizeof(uint64_t));
+  if (keys.empty()) return keys;
   std::memcpy(keys.data(), bytes.data(), keys.size() * sizeof(uint64_t));
   return keys;
 }

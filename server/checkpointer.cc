@@ -105,7 +105,12 @@ absl::Status Checkpointer::WriteFile(
   const int64_t version = checkpoint.version();
   const absl::Time start = absl::Now();
   std::string payload;
-  checkpoint.SerializeToString(&payload);
+  if (!checkpoint.SerializeToString(&payload)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "checkpoint v", version, " not written: the shard (",
+        checkpoint.ByteSizeLong(),
+        " bytes) is over protobuf's 2 GiB limit; use more servers"));
+  }
   if (absl::Status s = WriteCheckpointFile(Path(version), payload); !s.ok()) {
     return s;
   }

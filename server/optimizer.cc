@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <string>
 
 #include "absl/status/status.h"
@@ -11,6 +12,11 @@
 
 namespace paramd {
 namespace {
+
+// NaN compares false: written so the loops stay vectorisable.
+inline bool Finite(float x) {
+  return std::fabs(x) <= std::numeric_limits<float>::max();
+}
 
 absl::Status NonNegative(const char* field, double value) {
   if (std::isfinite(value) && value >= 0.0) return absl::OkStatus();
@@ -87,17 +93,23 @@ class SgdOptimizer final : public OptimizerBase {
   int slots() const override { return 0; }
   std::vector<float> InitialState() const override { return {}; }
 
-  void Apply(int64_t step, absl::Span<const float> grad,
-             absl::Span<float> params, absl::Span<float> state) const override {
+  int64_t Apply(int64_t step, absl::Span<const float> grad,
+                absl::Span<float> params,
+                absl::Span<float> state) const override {
     CheckSizes(step, grad, params, state);
     const float lr = static_cast<float>(LearningRate(step));
     const float wd = weight_decay_;
     const float* g = grad.data();
     float* w = params.data();
     const size_t n = params.size();
+    int64_t refused = 0;
     for (size_t i = 0; i < n; ++i) {
-      w[i] -= lr * (g[i] + wd * w[i]);
+      const float nw = w[i] - lr * (g[i] + wd * w[i]);
+      const bool ok = Finite(nw);
+      w[i] = ok ? nw : w[i];
+      refused += !ok;
     }
+    return refused;
   }
 };
 
@@ -108,8 +120,9 @@ class MomentumOptimizer final : public OptimizerBase {
   int slots() const override { return 1; }
   std::vector<float> InitialState() const override { return {0.0f}; }
 
-  void Apply(int64_t step, absl::Span<const float> grad,
-             absl::Span<float> params, absl::Span<float> state) const override {
+  int64_t Apply(int64_t step, absl::Span<const float> grad,
+                absl::Span<float> params,
+                absl::Span<float> state) const override {
     CheckSizes(step, grad, params, state);
     const float lr = static_cast<float>(LearningRate(step));
     const float wd = weight_decay_;
@@ -118,10 +131,16 @@ class MomentumOptimizer final : public OptimizerBase {
     float* w = params.data();
     float* v = state.data();
     const size_t n = params.size();
+    int64_t refused = 0;
     for (size_t i = 0; i < n; ++i) {
-      v[i] = mu * v[i] + (g[i] + wd * w[i]);
-      w[i] -= lr * v[i];
+      const float nv = mu * v[i] + (g[i] + wd * w[i]);
+      const float nw = w[i] - lr * nv;
+      const bool ok = Finite(nv) && Finite(nw);
+      v[i] = ok ? nv : v[i];
+      w[i] = ok ? nw : w[i];
+      refused += !ok;
     }
+    return refused;
   }
 };
 
@@ -134,8 +153,9 @@ class AdagradOptimizer final : public OptimizerBase {
     return {static_cast<float>(config_.initial_accumulator)};
   }
 
-  void Apply(int64_t step, absl::Span<const float> grad,
-             absl::Span<float> params, absl::Span<float> state) const override {
+  int64_t Apply(int64_t step, absl::Span<const float> grad,
+                absl::Span<float> params,
+                absl::Span<float> state) const override {
     CheckSizes(step, grad, params, state);
     const float lr = static_cast<float>(LearningRate(step));
     const float wd = weight_decay_;
@@ -144,11 +164,17 @@ class AdagradOptimizer final : public OptimizerBase {
     float* w = params.data();
     float* a = state.data();
     const size_t n = params.size();
+    int64_t refused = 0;
     for (size_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd * w[i];
-      a[i] += gi * gi;
-      w[i] -= lr * gi / (std::sqrt(a[i]) + eps);
+      const float na = a[i] + gi * gi;
+      const float nw = w[i] - lr * gi / (std::sqrt(na) + eps);
+      const bool ok = Finite(na) && Finite(nw);
+      a[i] = ok ? na : a[i];
+      w[i] = ok ? nw : w[i];
+      refused += !ok;
     }
+    return refused;
   }
 };
 
@@ -163,8 +189,9 @@ class AdamOptimizer final : public OptimizerBase {
   //   = (lr_t / bc1) * m / (sqrt(v) / sqrt(bc2) + eps),
   // with bc_k = 1 - beta_k^(t+1), so the loop does no per-element division
   // by the bias corrections.
-  void Apply(int64_t step, absl::Span<const float> grad,
-             absl::Span<float> params, absl::Span<float> state) const override {
+  int64_t Apply(int64_t step, absl::Span<const float> grad,
+                absl::Span<float> params,
+                absl::Span<float> state) const override {
     CheckSizes(step, grad, params, state);
     const double t1 = static_cast<double>(step) + 1.0;
     const double bc1 = 1.0 - std::pow(config_.beta1, t1);
@@ -183,12 +210,20 @@ class AdamOptimizer final : public OptimizerBase {
     float* w = params.data();
     float* m = state.data();
     float* v = state.data() + n;
+    int64_t refused = 0;
     for (size_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd * w[i];
-      m[i] = b1 * m[i] + one_minus_b1 * gi;
-      v[i] = b2 * v[i] + one_minus_b2 * gi * gi;
-      w[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+      const float nm = b1 * m[i] + one_minus_b1 * gi;
+      const float nv = b2 * v[i] + one_minus_b2 * gi * gi;
+      const float nw =
+          w[i] - step_size * nm / (std::sqrt(nv) * inv_sqrt_bc2 + eps);
+      const bool ok = Finite(nm) && Finite(nv) && Finite(nw);
+      m[i] = ok ? nm : m[i];
+      v[i] = ok ? nv : v[i];
+      w[i] = ok ? nw : w[i];
+      refused += !ok;
     }
+    return refused;
   }
 };
 

@@ -55,11 +55,14 @@ class Optimizer {
   // Applies one update. `step` is how many updates these parameters had
   // before (0 for the first). `state` holds slots() consecutive blocks of
   // params.size() floats: slot k of element i is state[k * n + i].
+  // An element whose new value or state would not be finite (an overflow,
+  // or an infinite sum of finite gradients) keeps its old value and state.
+  // Returns how many elements did so.
   // REQUIRES: grad.size() == params.size(),
   //           state.size() == slots() * params.size(), step >= 0.
-  virtual void Apply(int64_t step, absl::Span<const float> grad,
-                     absl::Span<float> params,
-                     absl::Span<float> state) const = 0;
+  virtual int64_t Apply(int64_t step, absl::Span<const float> grad,
+                        absl::Span<float> params,
+                        absl::Span<float> state) const = 0;
 };
 
 }  // namespace paramd

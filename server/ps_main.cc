@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   }
   absl::Status ran = started.ok() ? node.RunHeartbeats(&stop) : started;
   paramd::LogInfo("shutting down: finishing requests in flight");
+  node.Close();  // no pull waits for a round that will not close
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   if (absl::IsFailedPrecondition(ran)) {
     // Replaced by a newer server: its state is stale, so no checkpoint, and

@@ -166,6 +166,10 @@ absl::Status PsNode::RunHeartbeats(const std::atomic<bool>* stop) {
   return absl::OkStatus();
 }
 
+void PsNode::Close() {
+  if (gate_ != nullptr) gate_->Close();
+}
+
 absl::Status PsNode::SaveCheckpoint() {
   if (checkpointer_ == nullptr || gate_ == nullptr) return absl::OkStatus();
   absl::Status written;

@@ -40,6 +40,10 @@ class PsNode {
   // another process took over this shard (this one must stop serving).
   absl::Status RunHeartbeats(const std::atomic<bool>* stop);
 
+  // Answers every pull waiting for a bsp round, and every pull from now on,
+  // with Unavailable, so the server can shut down (see UpdateGate::Close).
+  void Close();
+
   // Writes the shard at its current version now (graceful shutdown). Does
   // nothing without a checkpoint directory.
   absl::Status SaveCheckpoint();

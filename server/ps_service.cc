@@ -7,45 +7,13 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "common/tensor.h"
+#include "server/request_decoder.h"
 
 namespace paramd {
 namespace {
 
 // Longest a pull waits for a bsp round, whatever the client's deadline.
 constexpr absl::Duration kMaxPullWait = absl::Seconds(60);
-
-// Slices decoded from a request; values are copied out of the proto so they
-// are aligned floats (uninitialised first: they are overwritten at once).
-struct DecodedSlices {
-  std::vector<Slice> slices;
-  std::vector<std::unique_ptr<float[]>> values;
-};
-
-absl::Status Decode(
-    const google::protobuf::RepeatedPtrField<paramd::v1::TableSlice>& in,
-    bool with_values, DecodedSlices* out) {
-  out->slices.resize(in.size());
-  out->values.resize(in.size());
-  for (int i = 0; i < in.size(); ++i) {
-    const paramd::v1::TableSlice& proto = in[i];
-    Slice& slice = out->slices[i];
-    slice.table = proto.table();
-    int64_t count = 0;
-    PARAMD_RETURN_IF_ERROR(CountKeys(proto.keys(), "keys", &count));
-    slice.keys = DecodeKeys(proto.keys());
-    slice.offset = static_cast<int64_t>(proto.offset());
-    slice.length = static_cast<int64_t>(proto.length());
-    if (slice.offset < 0 || slice.length < 0) {
-      return absl::InvalidArgumentError("offset and length must fit int64");
-    }
-    if (!with_values) continue;
-    PARAMD_RETURN_IF_ERROR(CountFloats(proto.values(), "values", &count));
-    out->values[i].reset(new float[count]);
-    slice.values = absl::MakeSpan(out->values[i].get(), count);
-    CopyFloats(proto.values(), absl::MakeSpan(out->values[i].get(), count));
-  }
-  return absl::OkStatus();
-}
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const absl::Status& status) {
@@ -88,7 +56,10 @@ grpc::ServerUnaryReactor* PsService::Pull(
   UpdateGate* gate = gate_.load();
   if (store == nullptr) return Finish(context, kNotReady);
   auto decoded = std::make_shared<DecodedSlices>();
-  absl::Status status = Decode(request->slices(), false, decoded.get());
+  absl::Status status = CheckClock(request->clock(), /*push=*/false);
+  if (status.ok()) {
+    status = DecodeSlices(request->slices(), false, decoded.get());
+  }
   if (status.ok()) status = store->Validate(decoded->slices, false);
   if (!status.ok()) return Finish(context, status);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -101,6 +72,17 @@ grpc::ServerUnaryReactor* PsService::Pull(
         if (state == UpdateGate::PullState::kTimedOut) {
           reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                        "bsp round did not close in time"));
+          return;
+        }
+        if (state == UpdateGate::PullState::kClosed) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                       "parameter server shutting down"));
+          return;
+        }
+        if (state == UpdateGate::PullState::kNotLive) {
+          reactor->Finish(ToGrpcStatus(absl::UnavailableError(
+              absl::StrCat("worker_id: ", request->worker_id(),
+                           " is not a live trainer known to this server"))));
           return;
         }
         if (state == UpdateGate::PullState::kAborted) {
@@ -124,13 +106,17 @@ grpc::ServerUnaryReactor* PsService::Push(
   ShardStore* store = store_.load();
   UpdateGate* gate = gate_.load();
   if (store == nullptr) return Finish(context, kNotReady);
-  if (request->leave()) {
-    gate->Leave(request->worker_id());
+  absl::Status status = CheckClock(request->clock(), /*push=*/true);
+  if (status.ok() && request->leave()) {
+    if (request->slices_size() > 0) {
+      status = absl::InvalidArgumentError("slices: a leave carries none");
+    }
+    if (status.ok()) status = gate->Leave(request->worker_id());
     response->set_next_clock(request->clock());
-    return Finish(context, absl::OkStatus());
+    return Finish(context, status);
   }
   DecodedSlices decoded;
-  absl::Status status = Decode(request->slices(), true, &decoded);
+  if (status.ok()) status = DecodeSlices(request->slices(), true, &decoded);
   if (status.ok()) status = store->Validate(decoded.slices, true);
   if (!status.ok()) return Finish(context, status);
   absl::StatusOr<int64_t> next =
@@ -158,6 +144,7 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
   }
   response->set_generation(gate->generation());
   response->set_max_lead(gate->max_lead());
+  response->set_refused_updates(store->Refused());
   if (const Checkpointer* checkpoints = checkpoints_.load()) {
     for (int64_t version : checkpoints->Versions()) {
       response->add_checkpoints(version);

@@ -56,6 +56,11 @@ Table* ShardStore::Find(const std::string& name) {
 
 absl::Status ShardStore::Validate(absl::Span<const Slice> slices,
                                   bool with_values) const {
+  if (static_cast<int64_t>(slices.size()) > kMaxSlices) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "slices: ", slices.size(), " in one request; at most ", kMaxSlices));
+  }
+  int64_t total = 0;
   for (const Slice& slice : slices) {
     const Table* table = Find(slice.table);
     if (table == nullptr) {
@@ -63,6 +68,14 @@ absl::Status ShardStore::Validate(absl::Span<const Slice> slices,
           absl::StrCat("unknown table '", slice.table, "'"));
     }
     PARAMD_RETURN_IF_ERROR(table->Validate(slice, with_values));
+    // Validated slices hold at most a shard's range or a message's keys,
+    // so the product cannot overflow; the sum is capped as it grows.
+    total += slice.NumValues(table->width());
+    if (total > kMaxValues) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("slices: the request covers more than ", kMaxValues,
+                       " values (", kMaxValues / (1 << 18), " MiB); split it"));
+    }
     if (with_values) {
       const std::string what = absl::StrCat("table '", slice.table, "'");
       PARAMD_RETURN_IF_ERROR(CheckFinite(slice.values, what.c_str()));
@@ -98,6 +111,12 @@ absl::StatusOr<std::vector<uint64_t>> ShardStore::Keys(
     return absl::NotFoundError(absl::StrCat("unknown table '", table, "'"));
   }
   return found->Keys();
+}
+
+int64_t ShardStore::Refused() const {
+  int64_t refused = 0;
+  for (const auto& [name, table] : tables_) refused += table->refused();
+  return refused;
 }
 
 std::map<std::string, uint64_t> ShardStore::Sizes() const {

@@ -45,11 +45,17 @@ class ShardStore {
       const JobConfig& job, int32_t shard, int32_t num_shards);
   ~ShardStore();
 
+  // Most slices one request may hold, and most values it may read or
+  // write in all (a reply must fit in a message).
+  static constexpr int64_t kMaxSlices = 1024;
+  static constexpr int64_t kMaxValues = int64_t{48} << 20;  // 192 MiB
+
   // Checks every slice: known table, dense range inside this shard, keys
-  // owned by this shard, and (when `with_values`) value count matching and
-  // all finite. Returns NotFound for an unknown table, OutOfRange for a
-  // range outside this shard, and InvalidArgument otherwise, naming the
-  // problem.
+  // owned by this shard (a sparse slice has keys, a dense one none), and
+  // (when `with_values`) value count matching and all finite; and the
+  // request's size. Returns NotFound for an unknown table, OutOfRange for a
+  // range outside this shard, ResourceExhausted for more than kMaxValues
+  // values, and InvalidArgument otherwise, naming the problem.
   absl::Status Validate(absl::Span<const Slice> slices, bool with_values) const;
 
   // Copies the values of a validated slice into `out` (sized NumValues),
@@ -73,6 +79,10 @@ class ShardStore {
   // sorted ascending. Fails with NotFound for an unknown table and
   // InvalidArgument for a dense one.
   absl::StatusOr<std::vector<uint64_t>> Keys(const std::string& table) const;
+
+  // Elements that updates left unchanged because the result would not have
+  // been finite (see Optimizer::Apply), over all tables.
+  int64_t Refused() const;
 
   // Elements held per dense table, rows per sparse table.
   std::map<std::string, uint64_t> Sizes() const;

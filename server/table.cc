@@ -50,11 +50,12 @@ absl::Status DenseTable::Validate(const Slice& slice, bool with_values) const {
     return absl::InvalidArgumentError(absl::StrCat(
         "table '", config_.name, "' is dense: a slice takes no keys"));
   }
+  // Written so that no sum can overflow: offset and length are any int64.
   if (slice.length <= 0 || slice.offset < range_.begin ||
-      slice.offset + slice.length > range_.end) {
+      slice.offset >= range_.end || slice.length > range_.end - slice.offset) {
     return absl::OutOfRangeError(absl::StrCat(
-        "table '", config_.name, "': range [", slice.offset, ", ",
-        slice.offset + slice.length, ") is not inside this shard's [",
+        "table '", config_.name, "': range of ", slice.length,
+        " elements at offset ", slice.offset, " is not inside this shard's [",
         range_.begin, ", ", range_.end, ")"));
   }
   if (with_values &&
@@ -85,7 +86,8 @@ void DenseTable::ApplyLocked(int64_t begin, absl::Span<const float> grad) {
   auto values = absl::MakeSpan(values_).subspan(begin, len);
   const int slots = optimizer_->slots();
   if (len == n || slots == 0) {
-    optimizer_->Apply(steps_++, grad, values, absl::MakeSpan(state_));
+    refused_ +=
+        optimizer_->Apply(steps_++, grad, values, absl::MakeSpan(state_));
     return;
   }
   // A partial range: gather its state into slot-major order and back.
@@ -93,7 +95,7 @@ void DenseTable::ApplyLocked(int64_t begin, absl::Span<const float> grad) {
   for (int k = 0; k < slots; ++k) {
     std::copy_n(state_.begin() + k * n + begin, len, state.begin() + k * len);
   }
-  optimizer_->Apply(steps_++, grad, values, absl::MakeSpan(state));
+  refused_ += optimizer_->Apply(steps_++, grad, values, absl::MakeSpan(state));
   for (int k = 0; k < slots; ++k) {
     std::copy_n(state.begin() + k * len, len, state_.begin() + k * n + begin);
   }
@@ -169,6 +171,11 @@ SparseTable::SparseTable(const TableConfig& config, const ShardMap& map,
       optimizer_(std::move(optimizer)) {}
 
 absl::Status SparseTable::Validate(const Slice& slice, bool with_values) const {
+  if (slice.keys.empty() || slice.offset != 0 || slice.length != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "table '", config_.name,
+        "' is sparse: a slice takes keys, and no offset or length"));
+  }
   for (uint64_t key : slice.keys) {
     if (map_.ShardForKey(key) != shard_) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -218,7 +225,8 @@ void SparseTable::Read(const Slice& slice, absl::Span<float> out) {
 void SparseTable::ApplyRow(Row& row, absl::Span<const float> grad) {
   const int64_t w = config_.width;
   absl::Span<float> data = absl::MakeSpan(row.data);
-  optimizer_->Apply(row.steps++, grad, data.subspan(0, w), data.subspan(w));
+  refused_ +=
+      optimizer_->Apply(row.steps++, grad, data.subspan(0, w), data.subspan(w));
 }
 
 void SparseTable::Apply(const Slice& slice, float scale) {

@@ -4,6 +4,7 @@
 #define PARAMD_SERVER_TABLE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -40,6 +41,12 @@ class Table {
   // Replaces everything with `in`; fails with DataLoss, naming what does
   // not fit this table, and then changes nothing.
   virtual absl::Status Load(const paramd::v1::TableState& in) = 0;
+
+  // Elements updates left unchanged because the result was not finite.
+  int64_t refused() const { return refused_.load(); }
+
+ protected:
+  std::atomic<int64_t> refused_{0};
 };
 
 // A contiguous range of a dense table's flat elements.

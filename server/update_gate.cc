@@ -21,6 +21,14 @@ absl::Status UpdateGate::CheckGenerationLocked(uint64_t generation) const {
       ": take a new lease"));
 }
 
+absl::Status UpdateGate::CheckLiveLocked(uint64_t worker) const {
+  if (live_.contains(worker)) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "worker_id: ", worker,
+      " is not a live trainer known to this server (a new worker is listed "
+      "within a heartbeat; others must register)"));
+}
+
 absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, uint64_t generation,
                                          int64_t clock,
                                          const std::vector<Slice>& slices) {
@@ -56,6 +64,7 @@ absl::StatusOr<int64_t> UpdateGate::PushAsync(
     absl::ReaderMutexLock round_lock(&round_mu_);
     {
       absl::MutexLock lock(&mu_);
+      if (absl::Status s = CheckLiveLocked(worker); !s.ok()) return s;
       if (absl::Status s = CheckGenerationLocked(generation); !s.ok()) return s;
       if (consistency_ == Consistency::kAsp) {
         auto it = last_clock_.find(worker);
@@ -90,6 +99,7 @@ absl::StatusOr<int64_t> UpdateGate::PushBsp(uint64_t worker,
     absl::ReaderMutexLock round_lock(&round_mu_);
     {
       absl::MutexLock lock(&mu_);
+      if (absl::Status s = CheckLiveLocked(worker); !s.ok()) return s;
       if (absl::Status s = CheckGenerationLocked(generation); !s.ok()) return s;
       bool repeat = false;
       if (absl::Status s = AdmitLocked(worker, clock, &repeat); !s.ok()) {
@@ -185,17 +195,20 @@ void UpdateGate::AfterBarrierShrank() {
   Run(ready, PullState::kReady);
 }
 
-void UpdateGate::Leave(uint64_t worker) {
+absl::Status UpdateGate::Leave(uint64_t worker) {
   {
     absl::MutexLock lock(&mu_);
+    if (absl::Status s = CheckLiveLocked(worker); !s.ok()) return s;
     participants_.erase(worker);
   }
   AfterBarrierShrank();
+  return absl::OkStatus();
 }
 
 void UpdateGate::SetLiveWorkers(const std::set<uint64_t>& live) {
   {
     absl::MutexLock lock(&mu_);
+    live_ = absl::flat_hash_set<uint64_t>(live.begin(), live.end());
     absl::erase_if(participants_, [&live](const auto& entry) {
       return live.count(entry.first) == 0;
     });
@@ -208,11 +221,20 @@ void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
                               std::function<void(PullState)> ready) {
   PullState state = PullState::kReady;
   bool moved_due = false;
-  if (consistency_ != Consistency::kAsp && clock >= 0) {
+  bool closed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    closed = closed_;
+  }
+  if (closed) {
+    state = PullState::kClosed;
+  } else if (consistency_ != Consistency::kAsp && clock >= 0) {
     absl::MutexLock lock(&mu_);
     auto due = participants_.find(worker);
     const bool joined = due != participants_.end();
-    if (!CheckGenerationLocked(generation).ok()) {
+    if (!CheckLiveLocked(worker).ok()) {
+      state = PullState::kNotLive;
+    } else if (!CheckGenerationLocked(generation).ok()) {
       state = PullState::kAborted;
     } else if (clock < version_ || (!joined && clock > version_)) {
       // Behind, or ahead of a server that was reset: re-sync at version.
@@ -233,12 +255,33 @@ void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
     }
   } else if (clock >= 0) {
     absl::MutexLock lock(&mu_);
-    if (!CheckGenerationLocked(generation).ok()) state = PullState::kAborted;
+    if (!CheckLiveLocked(worker).ok()) {
+      state = PullState::kNotLive;
+    } else if (!CheckGenerationLocked(generation).ok()) {
+      state = PullState::kAborted;
+    } else if (auto last = last_clock_.find(worker);
+               last != last_clock_.end() && clock <= last->second) {
+      // asp: a worker pulls at c only after pushing c - 1, so a pull at a
+      // clock already pushed comes from a worker that started over under
+      // the same id (a coordinator restarted without its state): count its
+      // pushes afresh rather than drop them as repeats.
+      last_clock_.erase(last);
+    }
   }
   // Moving a worker's due clock forward may complete a round or raise the
   // slowest clock.
   if (moved_due) AfterBarrierShrank();
   if (ready) ready(state);
+}
+
+void UpdateGate::Close() {
+  std::vector<Waiter> closed;
+  {
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    closed.swap(waiters_);
+  }
+  Run(closed, PullState::kClosed);
 }
 
 void UpdateGate::ExpireWaiters(absl::Time now) {

@@ -45,31 +45,49 @@ class UpdateGate {
              int staleness);
 
   // Validated slices only. Returns the clock the worker should use next.
-  // bsp and ssp: fails with FailedPrecondition if the worker is not due at
-  // `clock` (it was dropped from the barrier); nothing is applied then.
+  // Fails with Unavailable if `worker` is not live (see SetLiveWorkers: it
+  // may not be listed yet). bsp and ssp: fails with FailedPrecondition if
+  // the worker is not due at `clock` (it was dropped from the barrier).
+  // Nothing is applied when it fails.
+  // REQUIRES: 0 <= clock < kMaxClock.
   absl::StatusOr<int64_t> Push(uint64_t worker, uint64_t generation,
                                int64_t clock, const std::vector<Slice>& slices)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
-  // Removes `worker` from the barrier.
-  void Leave(uint64_t worker) ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
+  // Removes `worker` from the barrier. Fails like Push for a worker that
+  // is not live.
+  absl::Status Leave(uint64_t worker) ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
-  // Keeps only these workers in the barrier.
+  // The live trainers, as the coordinator lists them. Only these may push,
+  // leave, or pull at a clock >= 0; the barrier keeps only these. Until a
+  // first list arrives, no worker is live.
   void SetLiveWorkers(const std::set<uint64_t>& live)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
-  enum class PullState { kReady, kBehind, kTimedOut, kAborted };
+  enum class PullState {
+    kReady,
+    kBehind,
+    kTimedOut,
+    kAborted,
+    kNotLive,
+    kClosed
+  };
 
   // Runs `ready(state)` once a pull by `worker` at `clock` may read: now, or
   // when enough rounds closed (kReady); at once with kBehind if clock <
   // version, or if the worker is not in the barrier and its clock is not
   // the version (it must re-pull at version()); at once with kAborted for
-  // another generation; or with
+  // another generation, kNotLive for a worker not live, or kClosed after
+  // Close(); or with
   // kTimedOut if `deadline` passes first (see ExpireWaiters). A negative
   // clock reads at once and joins nothing. `ready` runs without locks held.
   void WhenReadable(uint64_t worker, uint64_t generation, int64_t clock,
                     absl::Time deadline, std::function<void(PullState)> ready)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Shutting down: fails every waiting pull with kClosed, and every pull
+  // from now on at once. Pushes are still taken.
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Fails waiters whose deadline passed. Call periodically.
   void ExpireWaiters(absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
@@ -105,6 +123,9 @@ class UpdateGate {
   // Aborted unless `generation` is the current one.
   absl::Status CheckGenerationLocked(uint64_t generation) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Unavailable unless `worker` is live.
+  absl::Status CheckLiveLocked(uint64_t worker) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // bsp and ssp: records `worker`'s push at `clock`, or says why not.
   // Sets *repeat for a push already counted.
   absl::Status AdmitLocked(uint64_t worker, int64_t clock, bool* repeat)
@@ -138,6 +159,7 @@ class UpdateGate {
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t max_lead_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<uint64_t> live_ ABSL_GUARDED_BY(mu_);
   // Highest clock each worker pushed, for deduplication.
   absl::flat_hash_map<uint64_t, int64_t> last_clock_ ABSL_GUARDED_BY(mu_);
   // Workers in the barrier and the clock each is due to push next.
@@ -145,6 +167,7 @@ class UpdateGate {
   absl::flat_hash_set<uint64_t> pushed_ ABSL_GUARDED_BY(mu_);  // open round
   int contributions_ ABSL_GUARDED_BY(mu_) = 0;  // pushes in the open round
   std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // A bsp snapshot waiting for its version (target < 0: none).
   int64_t snapshot_target_ ABSL_GUARDED_BY(round_mu_) = -1;
   std::function<void(int64_t)> snapshot_ ABSL_GUARDED_BY(round_mu_);

@@ -7,11 +7,14 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "common/checkpoint_file.h"
+#include "common/rpc_util.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/fault_job.h"
 #include "tests/cluster/test_cluster.h"
@@ -116,6 +119,72 @@ TEST(GracefulShutdownTest, SigtermSavesStateAndANewClusterResumes) {
   auto fault_free = testing::FaultFreeRun(testing::FaultJob("graceful"));
   ASSERT_TRUE(fault_free.ok()) << fault_free.status();
   testing::ExpectQualityNear(*status, *fault_free);
+}
+
+// A pull parked on a bsp round that cannot close (one worker never pushes)
+// does not keep a SIGTERMed parameter server alive: the pull is answered
+// UNAVAILABLE and the server exits 0 with its checkpoint written.
+TEST(GracefulShutdownTest, SigtermAnswersPullsParkedOnABspRound) {
+  testing::TestClusterOptions options;
+  options.config_yaml = R"(
+job: {name: parked, consistency: bsp, lease_timeout_s: 60}
+cluster: {num_servers: 1}
+data: {train: $DIR/unused-*.svm}
+model: {type: logreg}
+checkpoint: {dir: $DIR/ckpt}
+tables: [{name: d, type: dense, shape: [4]}]
+)";
+  options.write_data = [](const std::string& dir) {
+    testing::WriteFileOrDie(dir + "/unused-0.svm", "1 1:1\n");
+  };
+  auto cluster = TestCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto ps = (*cluster)->Server(0);
+  auto call = [&](v1::PullRequest request, absl::Duration timeout) {
+    v1::PullResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, timeout);
+    return ps->Pull(&context, request, &response);
+  };
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto id = (*cluster)->RegisterTrainer();
+    ASSERT_TRUE(id.ok()) << id.status();
+    ids.push_back(*id);
+  }
+  v1::PullRequest join;
+  join.set_clock(0);
+  for (uint64_t id : ids) {
+    join.set_worker_id(id);
+    grpc::Status joined = call(join, absl::Seconds(5));
+    // The server hears of new workers within a heartbeat.
+    for (int i = 0; i < 50 && joined.error_code() == grpc::UNAVAILABLE; ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+      joined = call(join, absl::Seconds(5));
+    }
+    ASSERT_TRUE(joined.ok()) << joined.error_message();
+  }
+  v1::PushRequest push;
+  push.set_worker_id(ids[0]);
+  push.set_clock(0);
+  v1::PushResponse pushed;
+  grpc::ClientContext push_context;
+  SetTimeout(&push_context, absl::Seconds(5));
+  ASSERT_TRUE(ps->Push(&push_context, push, &pushed).ok());
+  // Round 0 waits for the second worker, which never pushes.
+  v1::PullRequest parked = join;
+  parked.set_worker_id(ids[0]);
+  parked.set_clock(1);
+  grpc::Status parked_status;
+  std::thread waiter([&] { parked_status = call(parked, absl::Seconds(120)); });
+  absl::SleepFor(absl::Seconds(1));  // let it park (nothing to poll for)
+  Subprocess* server = (*cluster)->cluster().servers()[0].get();
+  server->Signal(SIGTERM);
+  EXPECT_EQ(server->Wait(absl::Seconds(20)), 0) << server->log_path();
+  waiter.join();
+  EXPECT_EQ(parked_status.error_code(), grpc::UNAVAILABLE)
+      << parked_status.error_message();
+  EXPECT_FALSE(FileVersions((*cluster)->dir() + "/ckpt", 0).empty());
 }
 
 }  // namespace

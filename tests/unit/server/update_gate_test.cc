@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,7 +66,11 @@ class UpdateGateTest : public ::testing::Test {
     store_ = std::move(store).value();
     gate_ = std::make_unique<UpdateGate>(store_.get(), consistency, average,
                                          staleness);
+    gate_->SetLiveWorkers(kLive);
   }
+
+  // The workers the tests use, as the coordinator would list them.
+  const std::set<uint64_t> kLive = {1, 2, 3, 4};
 
   std::vector<float> Values() {
     Slice slice;
@@ -229,7 +234,7 @@ TEST_F(UpdateGateTest, LeaveLetsTheRoundClose) {
   MustPush(1, 0, {2, 4, 6, 8});
   std::shared_ptr<PullRecord> next = Pull(1, 1);
   EXPECT_EQ(next->Calls(), 0);
-  gate_->Leave(2);
+  ASSERT_TRUE(gate_->Leave(2).ok());
   EXPECT_EQ(gate_->version(), 1);
   EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1}));
   // Averaged over the one push that arrived.
@@ -245,8 +250,8 @@ TEST_F(UpdateGateTest, LeaveBeforeAnyPushDoesNotCloseAnEmptyRound) {
   Make(Consistency::kBsp, /*average=*/true);
   PullNow(1, 0, PullState::kReady);
   PullNow(2, 0, PullState::kReady);
-  gate_->Leave(2);
-  gate_->Leave(1);
+  ASSERT_TRUE(gate_->Leave(2).ok());
+  ASSERT_TRUE(gate_->Leave(1).ok());
   EXPECT_EQ(gate_->version(), 0);
   EXPECT_TRUE(gate_->participants().empty());
   EXPECT_EQ(Values(), std::vector<float>(kSize, 0.0f));
@@ -266,8 +271,14 @@ TEST_F(UpdateGateTest, SetLiveWorkersDropsAWorkerThatHasNotPushed) {
   EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1}));
   EXPECT_EQ(Values(), std::vector<float>(kSize, -2.0f));
 
-  // The dropped worker's stale push is refused and changes nothing.
+  // The dead worker's stale push is refused and changes nothing.
   absl::StatusOr<int64_t> stale = Push(2, 0, {100, 100, 100, 100});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kUnavailable)
+      << stale.status();
+  // Listed live again, it is not due: the barrier moved on without it.
+  gate_->SetLiveWorkers({1, 2});
+  stale = Push(2, 0, {100, 100, 100, 100});
   ASSERT_FALSE(stale.ok());
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition)
       << stale.status();
@@ -282,8 +293,8 @@ TEST_F(UpdateGateTest, SetLiveWorkersDropsAWorkerThatHasNotPushed) {
 TEST_F(UpdateGateTest, PushFromWorkerNotDueIsRefusedAndChangesNothing) {
   Make(Consistency::kBsp, /*average=*/true);
   PullNow(1, 0, PullState::kReady);
-  // Worker 9 never pulled: it is not in the barrier.
-  absl::StatusOr<int64_t> stranger = Push(9, 0, {50, 50, 50, 50});
+  // Worker 4 is live but never pulled: it is not in the barrier.
+  absl::StatusOr<int64_t> stranger = Push(4, 0, {50, 50, 50, 50});
   ASSERT_FALSE(stranger.ok());
   EXPECT_EQ(stranger.status().code(), absl::StatusCode::kFailedPrecondition)
       << stranger.status();
@@ -445,6 +456,7 @@ TEST_F(UpdateGateTest, SspBarrierShrinksWhenTheSlowestDies) {
   EXPECT_EQ(blocked->Calls(), 1);
   EXPECT_EQ(gate_->version(), 2);
   // The dead worker coming back is behind and must catch up.
+  gate_->SetLiveWorkers({1, 2});
   PullNow(2, 0, PullState::kBehind);
   PullNow(2, 2, PullState::kReady);
   EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1, 2}));
@@ -458,7 +470,9 @@ TEST_F(UpdateGateTest, SspWorkerRejoiningAtAnEarlierClockIsApplied) {
     MustPush(1, c, {1, 1, 1, 1});
     PullNow(1, c + 1, PullState::kReady);
   }
-  gate_->Leave(1);  // no shard for a while; worker 2 is the slowest, at 0
+  ASSERT_TRUE(
+      gate_->Leave(1)
+          .ok());  // no shard for a while; worker 2 is the slowest, at 0
   PullNow(1, 3, PullState::kBehind);
   PullNow(1, 0, PullState::kReady);
   MustPush(1, 0, {1, 1, 1, 1});
@@ -468,7 +482,7 @@ TEST_F(UpdateGateTest, SspWorkerRejoiningAtAnEarlierClockIsApplied) {
 
 TEST_F(UpdateGateTest, SspPushOfAWorkerNotInTheBarrierIsRefused) {
   Make(Consistency::kSsp, /*average=*/true, /*staleness=*/1);
-  absl::StatusOr<int64_t> next = Push(7, 0, {1, 1, 1, 1});
+  absl::StatusOr<int64_t> next = Push(4, 0, {1, 1, 1, 1});
   EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Values(), std::vector<float>(kSize, 0.0f));
 }
@@ -546,6 +560,48 @@ TEST_F(UpdateGateTest, AspSnapshotIsTakenAtOnce) {
   int64_t at = -1;
   EXPECT_TRUE(gate_->SnapshotAt(100, [&](int64_t v) { at = v; }));
   EXPECT_EQ(at, 1);
+}
+
+TEST_F(UpdateGateTest, WorkersNotListedLiveCannotPushPullOrLeave) {
+  Make(Consistency::kBsp, /*average=*/false);
+  PullNow(1, 0, PullState::kReady);
+  PullNow(9, 0, PullState::kNotLive);
+  absl::StatusOr<int64_t> forged = Push(9, 0, {5, 5, 5, 5});
+  EXPECT_EQ(forged.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(forged.status().message().find("worker_id: 9"), std::string::npos)
+      << forged.status();
+  EXPECT_EQ(gate_->Leave(9).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1}));
+  EXPECT_EQ(Values(), std::vector<float>(kSize, 0.0f));
+  // A read at a negative clock (evaluators, exports) is anyone's.
+  PullNow(9, -1, PullState::kReady);
+}
+
+TEST_F(UpdateGateTest, AspWorkerStartingOverUnderTheSameIdIsApplied) {
+  Make(Consistency::kAsp, /*average=*/false);
+  for (int64_t c = 0; c < 3; ++c) {
+    PullNow(1, c, PullState::kReady);
+    MustPush(1, c, {1, 1, 1, 1});
+  }
+  MustPush(1, 2, {1, 1, 1, 1});  // a retry: applied once
+  EXPECT_EQ(Values(), std::vector<float>(kSize, -3.0f));
+  // A new process given id 1 (a coordinator restarted without its state)
+  // starts at clock 0: its pushes count.
+  PullNow(1, 0, PullState::kReady);
+  MustPush(1, 0, {1, 1, 1, 1});
+  EXPECT_EQ(Values(), std::vector<float>(kSize, -4.0f));
+}
+
+TEST_F(UpdateGateTest, BspSumThatOverflowsLeavesTheValuesAndIsCounted) {
+  Make(Consistency::kBsp, /*average=*/false);
+  PullNow(1, 0, PullState::kReady);
+  PullNow(2, 0, PullState::kReady);
+  const float big = 3e38f;  // finite; twice it is not
+  MustPush(1, 0, {big, 1, 1, 1});
+  MustPush(2, 0, {big, 1, 1, 1});
+  EXPECT_EQ(gate_->version(), 1);
+  EXPECT_EQ(Values(), (std::vector<float>{0, -2, -2, -2}));
+  EXPECT_EQ(store_->Refused(), 1);
 }
 
 }  // namespace
