@@ -17,7 +17,43 @@ Coordinator::Coordinator(JobConfig job, std::string config_yaml,
       servers_(job_.num_servers),
       book_(static_cast<int32_t>(shards_.size()), job_.epochs,
             absl::Seconds(job_.lease_timeout_s)),
-      recovery_(job_, job_.num_servers) {}
+      recovery_(job_, job_.num_servers),
+      state_files_(job_.checkpoint.dir, job_.name, job_.checkpoint.keep) {}
+
+void Coordinator::Restore() {
+  absl::MutexLock lock(&mu_);
+  std::optional<paramd::v1::CoordinatorState> state = state_files_.LoadNewest(
+      [this](const paramd::v1::CoordinatorState& state)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS {  // mu_ is held: called below
+            return book_.Rebuild(
+                {state.completions().begin(), state.completions().end()});
+          });
+  if (!state.has_value()) return;
+  book_.Resume(state->next_lease_id(), state->expired_leases());
+  recovery_.Restore(*state);
+  next_worker_id_ =
+      std::clamp<uint64_t>(state->next_worker_id(), 1, kMaxWorkerId);
+  reclaim_until_ = absl::Now() + absl::Seconds(job_.lease_timeout_s);
+  LogInfo(absl::StrCat("job progress: epoch ", book_.epoch() + 1, "/",
+                       job_.epochs, ", ", state->completions_size(),
+                       " shards done, generation ", state->generation()));
+}
+
+absl::Status Coordinator::PersistLocked(const LeaseBook& book) {
+  if (!state_files_.enabled()) return absl::OkStatus();
+  paramd::v1::CoordinatorState state;
+  state.set_job(job_.name);
+  state.set_next_worker_id(next_worker_id_);
+  for (const auto& done : book.log()) *state.add_completions() = done;
+  state.set_expired_leases(book.expired());
+  state.set_next_lease_id(book.next_lease_id());
+  recovery_.Save(&state);
+  return state_files_.Write(state);
+}
+
+void Coordinator::SaveLocked() {
+  if (absl::Status s = PersistLocked(book_); !s.ok()) LogError(s.ToString());
+}
 
 absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
                                                     int32_t requested) {
@@ -46,6 +82,8 @@ absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
   }
   servers_[shard] = address;
   recovery_.ServerStarted(shard, !book_.log().empty());
+  // A rollback now due must survive a coordinator crash before it starts.
+  SaveLocked();
   return shard;
 }
 
@@ -88,12 +126,25 @@ std::vector<uint64_t> Coordinator::LiveTrainersLocked() const {
 
 absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
     const std::string& host, const std::string& role, uint64_t old_id,
-    std::optional<LeaseInfo>* held, std::vector<std::string>* servers) {
+    uint64_t request_id, std::optional<LeaseInfo>* held,
+    std::vector<std::string>* servers) {
   if (role != "trainer" && role != "evaluator") {
     return absl::InvalidArgumentError(
         absl::StrCat("role must be trainer or evaluator, got '", role, "'"));
   }
+  if (old_id >= kMaxWorkerId) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "worker_id: ", old_id, " is not an id this coordinator issues (below ",
+        kMaxWorkerId, ")"));
+  }
   absl::MutexLock lock(&mu_);
+  for (const auto& [id, w] : workers_) {
+    if (request_id != 0 && w.register_request == request_id) {
+      *servers = servers_;
+      held->reset();
+      return id;  // a retry whose first reply was lost
+    }
+  }
   for (size_t s = 0; s < servers_.size(); ++s) {
     if (servers_[s].empty()) {
       return absl::UnavailableError(
@@ -110,6 +161,7 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
   entry.host = host;
   entry.role = role;
   entry.last_seen = absl::Now();
+  entry.register_request = request_id;
   *servers = servers_;
   if (held->has_value()) {
     if ((*held)->generation == recovery_.generation() &&
@@ -123,7 +175,7 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
   LogInfo(absl::StrCat(role, " ", id,
                        old_id != 0 ? " came back" : " registered", " from ",
                        host));
-  PersistLocked();
+  SaveLocked();
   return id;
 }
 
@@ -137,6 +189,7 @@ absl::Status Coordinator::CheckWorkerLocked(uint64_t worker) const {
 
 absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
                                     double loss_sum,
+                                    const std::vector<uint64_t>& held,
                                     paramd::v1::HeartbeatResponse* response) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
@@ -148,7 +201,7 @@ absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
   entry.last_seen = absl::Now();
   entry.examples = examples;
   entry.loss_sum = loss_sum;
-  book_.Renew(worker, absl::Now());
+  book_.Renew(worker, held, absl::Now());
   response->set_job_done(book_.done());
   response->set_generation(recovery_.generation());
   for (const std::string& s : servers_) response->add_servers(s);
@@ -159,12 +212,19 @@ absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
 }
 
 absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(
-    uint64_t worker, LeaseInfo* lease, std::string* path,
+    uint64_t worker, uint64_t request_id, LeaseInfo* lease, std::string* path,
     std::vector<std::string>* servers) {
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
-  if (workers_[worker].role != "trainer") {
+  WorkerEntry& entry = workers_[worker];
+  if (entry.role != "trainer") {
     return absl::FailedPreconditionError("only trainers lease shards");
+  }
+  if (request_id != 0 && request_id == entry.acquire_request) {
+    *lease = entry.acquire_lease;
+    *path = shards_[lease->shard];
+    *servers = servers_;
+    return entry.acquire_grant;  // a retry whose first reply was lost
   }
   if (!book_.done() && (recovery_.Settling() || absl::Now() < reclaim_until_)) {
     return LeaseBook::Grant::kWait;
@@ -174,8 +234,11 @@ absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(
     lease->generation = recovery_.generation();
     *path = shards_[lease->shard];
     *servers = servers_;
-    PersistLocked();
+    SaveLocked();
   }
+  entry.acquire_request = request_id;
+  entry.acquire_grant = grant;
+  entry.acquire_lease = *lease;
   return grant;
 }
 
@@ -187,11 +250,20 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
   if (!std::isfinite(loss_sum)) {
     return absl::InvalidArgumentError("loss_sum must be finite");
   }
+  WorkerEntry& entry = workers_[worker];
+  if (lease_id != 0 && lease_id == entry.completed_lease) {
+    return absl::OkStatus();  // a retry whose first reply was lost
+  }
   const int32_t epoch = book_.epoch();
+  // Recorded only once saved, so a completion is never lost to a crash.
+  LeaseBook next = book_;
   absl::Status status =
-      book_.Complete(worker, lease_id, examples, loss_sum, clock, absl::Now());
-  if (status.ok()) PersistLocked();
-  if (status.ok() && book_.epoch() != epoch) {
+      next.Complete(worker, lease_id, examples, loss_sum, clock, absl::Now());
+  if (status.ok()) status = PersistLocked(next);
+  if (!status.ok()) return status;
+  book_ = std::move(next);
+  entry.completed_lease = lease_id;
+  if (book_.epoch() != epoch) {
     const EpochLedger& done = book_.ledger()[epoch];
     LogInfo(absl::StrCat("epoch ", epoch + 1, "/", job_.epochs,
                          " done: ", done.examples, " examples, train loss ",
@@ -210,7 +282,7 @@ absl::StatusOr<paramd::v1::CheckpointOrder> Coordinator::Checkpoint() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<paramd::v1::CheckpointOrder> order =
       recovery_.Order(absl::Now(), book_.log().size());
-  if (order.ok()) PersistLocked();
+  if (order.ok()) SaveLocked();
   return order;
 }
 
@@ -229,7 +301,7 @@ void Coordinator::RollBackLocked(const Rollback& rollback) {
                           " completed shard(s) undone; epoch ",
                           book_.epoch() + 1, ", ", kept.size(),
                           " shards done; every lease revoked"));
-  PersistLocked();
+  SaveLocked();
 }
 
 absl::Status Coordinator::ReportEval(
@@ -263,7 +335,7 @@ void Coordinator::Tick() {
     RollBackLocked(*rollback);
   }
   const bool ordered = recovery_.MaybeOrder(now, book_.log().size());
-  if (recovery_.MaybeFinish(now).has_value() || ordered) PersistLocked();
+  if (recovery_.MaybeFinish(now).has_value() || ordered) SaveLocked();
 }
 
 void Coordinator::FillEpochsLocked(

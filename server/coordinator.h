@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/config.h"
 #include "paramd/v1/coordinator.pb.h"
+#include "server/coordinator_state.h"
 #include "server/lease_book.h"
 #include "server/recovery.h"
 
@@ -25,6 +26,9 @@ namespace paramd {
 // Thread-safe.
 class Coordinator {
  public:
+  // Worker ids are below this, so the next id never wraps.
+  static constexpr uint64_t kMaxWorkerId = uint64_t{1} << 48;
+
   // `config_yaml` is the text the job was parsed from, handed to every
   // daemon; `shards` are the training files in order.
   Coordinator(JobConfig job, std::string config_yaml,
@@ -57,27 +61,37 @@ class Coordinator {
   // Registers a worker and returns its id and the server addresses. A
   // worker coming back after a coordinator restart passes its old id (kept)
   // and the lease it held (kept if its shard is still open: then *held is
-  // left set, else cleared). Fails with Unavailable until every shard has a
-  // server, and InvalidArgument for an unknown role or an id in use.
+  // left set, else cleared). A registration repeating `request_id` (not 0)
+  // of an earlier one returns that one's id and changes nothing. Fails
+  // with Unavailable until every shard has a server, and InvalidArgument
+  // for an unknown role, an id in use or an id of kMaxWorkerId or more.
   absl::StatusOr<uint64_t> RegisterWorker(const std::string& host,
                                           const std::string& role,
-                                          uint64_t old_id,
+                                          uint64_t old_id, uint64_t request_id,
                                           std::optional<LeaseInfo>* held,
                                           std::vector<std::string>* servers)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Notes the worker alive, renews its leases and fills the response.
-  // Fails with NotFound for an unknown worker, which should register again.
+  // Notes the worker alive, renews the leases it holds of `held` and fills
+  // the response. Fails with NotFound for an unknown worker, which should
+  // register again.
   absl::Status Heartbeat(uint64_t worker, uint64_t examples, double loss_sum,
+                         const std::vector<uint64_t>& held,
                          paramd::v1::HeartbeatResponse* response)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Leases the next shard to `worker` (see LeaseBook), filling its path
-  // and the servers. Waits (kWait) while the cluster rolls back.
+  // and the servers. Waits (kWait) while the cluster rolls back. A call
+  // repeating the worker's latest `request_id` (not 0) gets that call's
+  // answer again.
   absl::StatusOr<LeaseBook::Grant> AcquireShard(
-      uint64_t worker, LeaseInfo* lease, std::string* path,
+      uint64_t worker, uint64_t request_id, LeaseInfo* lease, std::string* path,
       std::vector<std::string>* servers) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Records the shard of `lease_id` done once it is saved (a repeat of the
+  // worker's latest completion is OK and changes nothing). Fails with
+  // FailedPrecondition for a lease the worker does not hold, and with
+  // Unavailable, recording nothing, when the job progress cannot be saved.
   absl::Status CompleteShard(uint64_t worker, uint64_t lease_id,
                              uint64_t examples, double loss_sum, int64_t clock)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -111,6 +125,12 @@ class Coordinator {
     absl::Time last_seen;
     uint64_t examples = 0;
     double loss_sum = 0;
+    uint64_t register_request = 0;  // RegisterWorker's request_id
+    // The latest AcquireShard: its request_id and answer.
+    uint64_t acquire_request = 0;
+    LeaseBook::Grant acquire_grant = LeaseBook::Grant::kWait;
+    LeaseInfo acquire_lease;
+    uint64_t completed_lease = 0;  // the latest lease completed
   };
 
   absl::Status CheckWorkerLocked(uint64_t worker) const
@@ -122,8 +142,13 @@ class Coordinator {
   // Applies a rollback to the job's progress.
   void RollBackLocked(const Rollback& rollback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes the durable state (see CoordinatorState); logs failures.
-  void PersistLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes the durable state (see CoordinatorState) with `book` for the
+  // lease book; fails with Unavailable when it cannot.
+  absl::Status PersistLocked(const LeaseBook& book)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PersistLocked(book_), logging a failure: for changes that a later
+  // write covers as well.
+  void SaveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const JobConfig job_;
   const std::string config_yaml_;
@@ -139,7 +164,7 @@ class Coordinator {
   // After a restart, leases are handed out only from then, so workers
   // coming back can reclaim theirs first.
   absl::Time reclaim_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  uint64_t state_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  CoordinatorStateFiles state_files_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, double> eval_ ABSL_GUARDED_BY(mu_);
   bool eval_final_ ABSL_GUARDED_BY(mu_) = false;
 };

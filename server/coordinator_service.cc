@@ -58,7 +58,8 @@ ServerUnaryReactor* CoordinatorService::RegisterWorker(
   std::optional<LeaseInfo> held;
   if (request->has_held()) held = FromProto(request->held());
   absl::StatusOr<uint64_t> id = coordinator_->RegisterWorker(
-      request->host(), request->role(), request->worker_id(), &held, &servers);
+      request->host(), request->role(), request->worker_id(),
+      request->request_id(), &held, &servers);
   if (id.ok()) {
     response->set_worker_id(*id);
     response->set_config_yaml(coordinator_->config_yaml());
@@ -73,9 +74,11 @@ ServerUnaryReactor* CoordinatorService::RegisterWorker(
 ServerUnaryReactor* CoordinatorService::Heartbeat(
     CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
+  const std::vector<uint64_t> held(request->held_leases().begin(),
+                                   request->held_leases().end());
   return Finish(context, coordinator_->Heartbeat(
                              request->worker_id(), request->examples(),
-                             request->loss_sum(), response));
+                             request->loss_sum(), held, response));
 }
 
 ServerUnaryReactor* CoordinatorService::AcquireShard(
@@ -84,8 +87,8 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
   LeaseInfo lease;
   std::string path;
   std::vector<std::string> servers;
-  absl::StatusOr<LeaseBook::Grant> grant =
-      coordinator_->AcquireShard(request->worker_id(), &lease, &path, &servers);
+  absl::StatusOr<LeaseBook::Grant> grant = coordinator_->AcquireShard(
+      request->worker_id(), request->request_id(), &lease, &path, &servers);
   if (!grant.ok()) return Finish(context, grant.status());
   switch (*grant) {
     case LeaseBook::Grant::kLeased:

@@ -34,8 +34,12 @@ LeaseBook::Grant LeaseBook::Acquire(uint64_t worker, absl::Time now,
   return Grant::kLeased;
 }
 
-void LeaseBook::Renew(uint64_t worker, absl::Time now) {
-  for (auto& [id, lease] : leases_) {
+void LeaseBook::Renew(uint64_t worker, const std::vector<uint64_t>& held,
+                      absl::Time now) {
+  for (uint64_t id : held) {
+    auto it = leases_.find(id);
+    if (it == leases_.end()) continue;
+    LeaseInfo& lease = it->second;
     if (lease.worker_id == worker && lease.deadline > now) {
       lease.deadline = now + timeout_;
     }

@@ -50,8 +50,10 @@ class LeaseBook {
   // of the epoch is leased, kDone after the last epoch.
   Grant Acquire(uint64_t worker, absl::Time now, LeaseInfo* lease);
 
-  // Extends every lease `worker` holds to now + timeout.
-  void Renew(uint64_t worker, absl::Time now);
+  // Extends the leases of `held` that `worker` holds to now + timeout; its
+  // other leases keep their deadlines (the worker does not know of them).
+  void Renew(uint64_t worker, const std::vector<uint64_t>& held,
+             absl::Time now);
 
   // Records the shard of `lease_id` done, by the worker at `clock` (see
   // paramd.v1.Completion). Fails with FailedPrecondition if the lease

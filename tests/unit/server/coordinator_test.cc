@@ -54,7 +54,7 @@ class CoordinatorTest : public ::testing::Test {
     std::vector<std::string> servers;
     std::optional<LeaseInfo> held;
     absl::StatusOr<uint64_t> id =
-        coordinator_.RegisterWorker(host, role, 0, &held, &servers);
+        coordinator_.RegisterWorker(host, role, 0, 0, &held, &servers);
     EXPECT_TRUE(id.ok()) << id.status();
     EXPECT_EQ(servers, (std::vector<std::string>{"ps0:1", "ps1:1"}));
     return id.ok() ? *id : 0;
@@ -72,7 +72,7 @@ class CoordinatorTest : public ::testing::Test {
   LeaseInfo MustLease(uint64_t worker, std::string* path) {
     LeaseInfo lease;
     absl::StatusOr<Grant> grant =
-        coordinator_.AcquireShard(worker, &lease, path, &servers_);
+        coordinator_.AcquireShard(worker, 0, &lease, path, &servers_);
     EXPECT_TRUE(grant.ok()) << grant.status();
     EXPECT_EQ(grant.value_or(Grant::kWait), Grant::kLeased);
     return lease;
@@ -182,19 +182,19 @@ TEST_F(CoordinatorTest, RegisterWorkerIsUnavailableUntilEveryServerIsUp) {
   std::vector<std::string> servers;
   std::optional<LeaseInfo> held;
   absl::StatusOr<uint64_t> early =
-      coordinator.RegisterWorker("h", "trainer", 0, &held, &servers);
+      coordinator.RegisterWorker("h", "trainer", 0, 0, &held, &servers);
   ASSERT_FALSE(early.ok());
   EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable)
       << early.status();
   ASSERT_TRUE(coordinator.RegisterServer("b:1", 1).ok());
-  early = coordinator.RegisterWorker("h", "trainer", 0, &held, &servers);
+  early = coordinator.RegisterWorker("h", "trainer", 0, 0, &held, &servers);
   EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable)
       << early.status();
   EXPECT_TRUE(coordinator.Status().workers().empty());
 
   ASSERT_TRUE(coordinator.RegisterServer("a:1", 0).ok());
   absl::StatusOr<uint64_t> id =
-      coordinator.RegisterWorker("h", "trainer", 0, &held, &servers);
+      coordinator.RegisterWorker("h", "trainer", 0, 0, &held, &servers);
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(servers, (std::vector<std::string>{"a:1", "b:1"}));
 }
@@ -204,7 +204,7 @@ TEST_F(CoordinatorTest, RegisterWorkerRejectsAnUnknownRole) {
   std::vector<std::string> servers;
   std::optional<LeaseInfo> held;
   absl::StatusOr<uint64_t> id =
-      coordinator_.RegisterWorker("h", "janitor", 0, &held, &servers);
+      coordinator_.RegisterWorker("h", "janitor", 0, 0, &held, &servers);
   ASSERT_FALSE(id.ok());
   EXPECT_EQ(id.status().code(), absl::StatusCode::kInvalidArgument)
       << id.status();
@@ -234,7 +234,7 @@ TEST_F(CoordinatorTest, RegisterWorkerGivesDistinctIdsAndListsWorkers) {
 TEST_F(CoordinatorTest, HeartbeatOfAnUnknownWorkerIsNotFound) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
   v1::HeartbeatResponse beat;
-  absl::Status status = coordinator_.Heartbeat(12345, 0, 0, &beat);
+  absl::Status status = coordinator_.Heartbeat(12345, 0, 0, {}, &beat);
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << status;
 }
 
@@ -243,9 +243,9 @@ TEST_F(CoordinatorTest, HeartbeatRecordsExamples) {
   const uint64_t a = MustRegister("trainer");
   const uint64_t b = MustRegister("trainer");
   v1::HeartbeatResponse beat;
-  ASSERT_TRUE(coordinator_.Heartbeat(a, 100, 5.0, &beat).ok());
+  ASSERT_TRUE(coordinator_.Heartbeat(a, 100, 5.0, {}, &beat).ok());
   EXPECT_FALSE(beat.job_done());
-  ASSERT_TRUE(coordinator_.Heartbeat(b, 50, 1.0, &beat).ok());
+  ASSERT_TRUE(coordinator_.Heartbeat(b, 50, 1.0, {}, &beat).ok());
   const v1::GetStatusResponse status = coordinator_.Status();
   EXPECT_EQ(status.examples(), 150u);
   for (const v1::WorkerStatus& w : status.workers()) {
@@ -258,9 +258,10 @@ TEST_F(CoordinatorTest, UnknownWorkersCannotLeaseCompleteOrReport) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
   LeaseInfo lease;
   std::string path;
-  EXPECT_EQ(
-      coordinator_.AcquireShard(777, &lease, &path, &servers_).status().code(),
-      absl::StatusCode::kNotFound);
+  EXPECT_EQ(coordinator_.AcquireShard(777, 0, &lease, &path, &servers_)
+                .status()
+                .code(),
+            absl::StatusCode::kNotFound);
   EXPECT_EQ(coordinator_.CompleteShard(777, 1, 1, 0, /*clock=*/0).code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(coordinator_.ReportEval(777, {{"loss", 1}}, 0, false).code(),
@@ -275,7 +276,7 @@ TEST_F(CoordinatorTest, AnEvaluatorCannotLease) {
   LeaseInfo lease;
   std::string path;
   absl::StatusOr<Grant> grant =
-      coordinator_.AcquireShard(e, &lease, &path, &servers_);
+      coordinator_.AcquireShard(e, 0, &lease, &path, &servers_);
   ASSERT_FALSE(grant.ok());
   EXPECT_EQ(grant.status().code(), absl::StatusCode::kFailedPrecondition)
       << grant.status();
@@ -327,11 +328,10 @@ TEST_F(CoordinatorTest, LeasesShardsAndTracksEpochsInStatus) {
   EXPECT_EQ(status.epochs_status(0).examples(), 100u);
   EXPECT_DOUBLE_EQ(status.epochs_status(0).train_loss(), 0.5);
 
-  // A second completion of the same lease is refused and not counted.
-  EXPECT_EQ(
+  // A second completion of the same lease (a retry) is not counted again.
+  EXPECT_TRUE(
       coordinator_.CompleteShard(a, first.lease_id, 100, 50.0, /*clock=*/0)
-          .code(),
-      absl::StatusCode::kFailedPrecondition);
+          .ok());
   // So is a non-finite loss.
   EXPECT_EQ(coordinator_.CompleteShard(b, second.lease_id, 1, NAN, /*clock=*/0)
                 .code(),
@@ -371,12 +371,60 @@ TEST_F(CoordinatorTest, LeasesShardsAndTracksEpochsInStatus) {
   EXPECT_EQ(status.epochs_status(1).completions(), 3);
   LeaseInfo lease;
   absl::StatusOr<Grant> grant =
-      coordinator_.AcquireShard(a, &lease, &path, &servers_);
+      coordinator_.AcquireShard(a, 0, &lease, &path, &servers_);
   ASSERT_TRUE(grant.ok()) << grant.status();
   EXPECT_EQ(*grant, Grant::kDone);
   v1::HeartbeatResponse beat;
-  ASSERT_TRUE(coordinator_.Heartbeat(b, 0, 0, &beat).ok());
+  ASSERT_TRUE(coordinator_.Heartbeat(b, 0, 0, {}, &beat).ok());
   EXPECT_TRUE(beat.job_done());
+}
+
+TEST_F(CoordinatorTest, RetriedCallsAfterALostReplyChangeNothing) {
+  ASSERT_NO_FATAL_FAILURE(RegisterServers());
+  std::vector<std::string> servers;
+  std::optional<LeaseInfo> held;
+  // RegisterWorker: the same request id twice is one worker.
+  const uint64_t id =
+      coordinator_.RegisterWorker("h", "trainer", 0, 77, &held, &servers)
+          .value_or(0);
+  ASSERT_NE(id, 0u);
+  EXPECT_EQ(coordinator_.RegisterWorker("h", "trainer", 0, 77, &held, &servers)
+                .value_or(0),
+            id);
+  EXPECT_EQ(coordinator_.Status().workers_size(), 1);
+  // AcquireShard: a retry gets the same lease; a new call the next shard.
+  std::string path;
+  LeaseInfo first, again, next;
+  ASSERT_EQ(coordinator_.AcquireShard(id, 5, &first, &path, &servers_).value(),
+            Grant::kLeased);
+  ASSERT_EQ(coordinator_.AcquireShard(id, 5, &again, &path, &servers_).value(),
+            Grant::kLeased);
+  EXPECT_EQ(again.lease_id, first.lease_id);
+  EXPECT_EQ(again.shard, first.shard);
+  EXPECT_EQ(path, kShards[first.shard]);
+  EXPECT_EQ(coordinator_.Status().leases_size(), 1);
+  ASSERT_EQ(coordinator_.AcquireShard(id, 6, &next, &path, &servers_).value(),
+            Grant::kLeased);
+  EXPECT_NE(next.shard, first.shard);
+  // CompleteShard: a repeat is OK and counted once.
+  ASSERT_TRUE(coordinator_.CompleteShard(id, first.lease_id, 10, 1, 1).ok());
+  ASSERT_TRUE(coordinator_.CompleteShard(id, first.lease_id, 10, 1, 1).ok());
+  EXPECT_EQ(coordinator_.Status().epochs_status(0).completions(), 1);
+  EXPECT_EQ(coordinator_.Status().epochs_status(0).examples(), 10u);
+}
+
+TEST_F(CoordinatorTest, WorkerIdsThatWouldWrapAreRefused) {
+  ASSERT_NO_FATAL_FAILURE(RegisterServers());
+  std::vector<std::string> servers;
+  std::optional<LeaseInfo> held;
+  absl::StatusOr<uint64_t> huge = coordinator_.RegisterWorker(
+      "h", "trainer", UINT64_MAX - 1, 0, &held, &servers);
+  EXPECT_EQ(huge.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(huge.status().message().find("worker_id"), std::string::npos);
+  const uint64_t a = MustRegister("trainer");
+  const uint64_t b = MustRegister("trainer");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(coordinator_.Status().workers_size(), 2);
 }
 
 TEST_F(CoordinatorTest, WaitWhenEveryShardIsLeased) {
@@ -386,7 +434,7 @@ TEST_F(CoordinatorTest, WaitWhenEveryShardIsLeased) {
   for (int i = 0; i < 3; ++i) MustLease(a, &path);
   LeaseInfo lease;
   absl::StatusOr<Grant> grant =
-      coordinator_.AcquireShard(a, &lease, &path, &servers_);
+      coordinator_.AcquireShard(a, 0, &lease, &path, &servers_);
   ASSERT_TRUE(grant.ok()) << grant.status();
   EXPECT_EQ(*grant, Grant::kWait);
 }
@@ -451,12 +499,14 @@ class DurableCoordinatorTest : public ::testing::Test {
     std::vector<std::string> servers;
     std::optional<LeaseInfo> held;
     const uint64_t id =
-        coordinator.RegisterWorker("h", "trainer", 0, &held, &servers).value();
+        coordinator.RegisterWorker("h", "trainer", 0, 0, &held, &servers)
+            .value();
     for (int i = 0; i < shards; ++i) {
       LeaseInfo lease;
       std::string path;
-      EXPECT_EQ(coordinator.AcquireShard(id, &lease, &path, &servers).value(),
-                LeaseBook::Grant::kLeased);
+      EXPECT_EQ(
+          coordinator.AcquireShard(id, 0, &lease, &path, &servers).value(),
+          LeaseBook::Grant::kLeased);
       EXPECT_TRUE(
           coordinator.CompleteShard(id, lease.lease_id, 10, 1.0, i + 1).ok());
     }
@@ -486,11 +536,11 @@ TEST_F(DurableCoordinatorTest, RestartRestoresLedgerAndWorkerIds) {
   ASSERT_TRUE(second.RegisterServer("ps1:2", 1).ok());
   std::vector<std::string> servers;
   std::optional<LeaseInfo> held;
-  EXPECT_EQ(second.RegisterWorker("h", "trainer", trainer, &held, &servers)
+  EXPECT_EQ(second.RegisterWorker("h", "trainer", trainer, 0, &held, &servers)
                 .value_or(0),
             trainer);
   EXPECT_GT(
-      second.RegisterWorker("h", "trainer", 0, &held, &servers).value_or(0),
+      second.RegisterWorker("h", "trainer", 0, 0, &held, &servers).value_or(0),
       trainer);
 }
 
@@ -542,6 +592,53 @@ TEST(CoordinatorFencingTest, AServerReplacedByANewProcessIsRefused) {
   EXPECT_NE(fenced.message().find("new:2"), std::string::npos) << fenced;
   report.set_address("new:2");
   EXPECT_TRUE(coordinator.ServerHeartbeat(report, &response).ok());
+}
+
+TEST_F(DurableCoordinatorTest, CompletionIsRefusedAndNotRecordedUnsaved) {
+  Coordinator coordinator(job_, "", kShards);
+  coordinator.Restore();
+  Train(coordinator, 1);
+  std::vector<std::string> servers;
+  std::optional<LeaseInfo> held;
+  const uint64_t id =
+      coordinator.RegisterWorker("h", "trainer", 0, 0, &held, &servers)
+          .value_or(0);
+  LeaseInfo lease;
+  std::string path;
+  ASSERT_EQ(coordinator.AcquireShard(id, 0, &lease, &path, &servers).value(),
+            LeaseBook::Grant::kLeased);
+  // The state folder becomes unwritable (a file in its place).
+  std::filesystem::remove_all(job_.checkpoint.dir);
+  std::ofstream(job_.checkpoint.dir) << "not a folder";
+  absl::Status refused =
+      coordinator.CompleteShard(id, lease.lease_id, 10, 1.0, 2);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable) << refused;
+  EXPECT_NE(refused.message().find("not saved"), std::string::npos) << refused;
+  EXPECT_EQ(coordinator.Status().epochs_status(0).completions(), 1);
+  // Once the folder is back, the retry is recorded.
+  std::filesystem::remove(job_.checkpoint.dir);
+  std::filesystem::create_directory(job_.checkpoint.dir);
+  EXPECT_TRUE(coordinator.CompleteShard(id, lease.lease_id, 10, 1.0, 2).ok());
+  EXPECT_EQ(coordinator.Status().epochs_status(0).completions(), 2);
+}
+
+TEST_F(DurableCoordinatorTest, RollbackDueOnAServerRestartSurvivesACrash) {
+  {
+    Coordinator first(job_, "", kShards);
+    first.Restore();
+    Train(first, 2);
+    // Shard 0's server restarts: a rollback is due, none has started yet.
+    ASSERT_TRUE(first.RegisterServer("ps0:new", 0).ok());
+  }
+  Coordinator second(job_, "", kShards);
+  second.Restore();
+  v1::ServerHeartbeatRequest report;
+  report.set_shard(1);
+  report.set_address("ps1:1");
+  v1::ServerHeartbeatResponse response;
+  ASSERT_TRUE(second.ServerHeartbeat(report, &response).ok());
+  EXPECT_TRUE(response.hold()) << "the restarted coordinator forgot the "
+                                  "rollback the server restart made due";
 }
 
 }  // namespace

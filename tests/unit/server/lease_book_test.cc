@@ -97,7 +97,7 @@ TEST(LeaseBookTest, RenewExtendsTheWorkersLeases) {
   const LeaseInfo a = MustAcquire(book, 1, T(0));
   const LeaseInfo b = MustAcquire(book, 1, T(0));
   const LeaseInfo other = MustAcquire(book, 2, T(0));
-  book.Renew(1, T(8));
+  book.Renew(1, {a.lease_id, b.lease_id, other.lease_id}, T(8));
   EXPECT_EQ(book.leases().at(a.lease_id).deadline, T(18));
   EXPECT_EQ(book.leases().at(b.lease_id).deadline, T(18));
   EXPECT_EQ(book.leases().at(other.lease_id).deadline, T(10));
@@ -109,10 +109,23 @@ TEST(LeaseBookTest, RenewExtendsTheWorkersLeases) {
   EXPECT_EQ(book.ledger()[0].completions[a.shard], 1);
 }
 
+TEST(LeaseBookTest, RenewSkipsALeaseTheWorkerDoesNotKnowOf) {
+  LeaseBook book(2, 1, kTimeout);
+  const LeaseInfo known = MustAcquire(book, 1, T(0));
+  // Granted, but the reply was lost: the worker never lists it.
+  const LeaseInfo lost = MustAcquire(book, 1, T(0));
+  for (int t = 5; t <= 10; t += 5) book.Renew(1, {known.lease_id}, T(t));
+  EXPECT_EQ(book.Expire(T(11)), 1);
+  EXPECT_EQ(book.leases().count(known.lease_id), 1u);
+  EXPECT_EQ(book.leases().count(lost.lease_id), 0u);
+  // Its shard goes to the next worker that asks.
+  EXPECT_EQ(MustAcquire(book, 2, T(11)).shard, lost.shard);
+}
+
 TEST(LeaseBookTest, RenewDoesNotReviveAnOverdueLease) {
   LeaseBook book(1, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
-  book.Renew(1, T(11));  // too late: the deadline was T(10)
+  book.Renew(1, {lease.lease_id}, T(11));  // too late: the deadline was T(10)
   absl::Status status =
       book.Complete(1, lease.lease_id, 5, 1.0, /*clock=*/0, T(11));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
