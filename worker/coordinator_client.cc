@@ -1,5 +1,7 @@
 #include "worker/coordinator_client.h"
 
+#include "absl/random/distributions.h"
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
@@ -42,6 +44,9 @@ absl::StatusOr<Registration> CoordinatorClient::Register(
   request.set_role(role);
   request.set_worker_id(old_id);
   if (held.has_value()) *request.mutable_held() = *held;
+  // The same on every retry of this registration (see RegisterWorkerRequest).
+  absl::BitGen bitgen;
+  request.set_request_id(absl::Uniform<uint64_t>(bitgen, 1, UINT64_MAX));
   v1::RegisterWorkerResponse response;
   absl::Status status;
   // Parameter servers may take a while to come up: keep asking.
@@ -64,6 +69,7 @@ absl::StatusOr<v1::AcquireShardResponse> CoordinatorClient::Acquire(
     uint64_t worker) {
   v1::AcquireShardRequest request;
   request.set_worker_id(worker);
+  request.set_request_id(++acquire_calls_);
   v1::AcquireShardResponse response;
   PARAMD_RETURN_IF_ERROR(
       Call(&v1::Coordinator::Stub::AcquireShard, request, &response));
@@ -133,6 +139,9 @@ void CoordinatorClient::RunHeartbeats(ClusterView* view,
     request.set_worker_id(view->worker_id());
     request.set_examples(now.examples);
     request.set_loss_sum(now.loss_sum);
+    if (std::optional<v1::Lease> held = view->held()) {
+      request.add_held_leases(held->lease_id());
+    }
     v1::HeartbeatResponse response;
     grpc::ClientContext context;
     SetTimeout(&context, kRpcTimeout);

@@ -69,6 +69,7 @@ class CoordinatorClient {
 
   std::unique_ptr<paramd::v1::Coordinator::Stub> stub_;
   const std::atomic<bool>* const stop_;
+  std::atomic<uint64_t> acquire_calls_{0};  // request ids of AcquireShard
 };
 
 }  // namespace paramd

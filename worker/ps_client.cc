@@ -51,6 +51,7 @@ absl::Status PsClient::FanOut(
   for (int32_t s = 0; s < map_.num_shards(); ++s) pending[s] = s;
   const absl::Time give_up = absl::Now() + retry_budget_;
   absl::Duration backoff = absl::Milliseconds(50);
+  absl::Status permanent;  // the first non-retryable failure
   while (true) {
     absl::Mutex mu;
     size_t finished = 0;
@@ -70,19 +71,25 @@ absl::Status PsClient::FanOut(
       absl::MutexLock lock(&mu);
       mu.Await(absl::Condition(&all_finished));
     }
+    // A permanent error on one shard does not stop the retries of the
+    // others: every shard gets its answer, so none is left half-way.
     std::vector<int32_t> retry;
     absl::Status last;
     for (int32_t shard : pending) {
       absl::Status status = FromGrpcStatus(results[shard]);
       if (status.ok()) continue;
-      last = absl::Status(
+      status = absl::Status(
           status.code(), absl::StrCat("shard ", shard, ": ", status.message()));
-      if (!IsRetryable(status)) return last;
-      retry.push_back(shard);
+      if (IsRetryable(status)) {
+        retry.push_back(shard);
+        last = status;
+      } else if (permanent.ok()) {
+        permanent = status;
+      }
     }
-    if (retry.empty()) return absl::OkStatus();
+    if (retry.empty()) return permanent;
     if (absl::Now() + backoff > give_up || (cancelled_ && cancelled_())) {
-      return last;
+      return permanent.ok() ? last : permanent;
     }
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(2));

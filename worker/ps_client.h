@@ -72,7 +72,9 @@ class PsClient {
                         int64_t* behind_version);
 
   // Runs `call(shard)` for every shard at once and retries the shards that
-  // failed transiently. Returns the first permanent error.
+  // failed transiently, until each has answered for good or the retry
+  // budget runs out. Returns the first permanent error, else the last
+  // transient one, else OK.
   absl::Status FanOut(
       const std::function<void(int32_t, grpc::ClientContext*,
                                std::function<void(grpc::Status)>)>& call);

@@ -153,12 +153,10 @@ absl::Status Trainer::TrainBatch(const Dataset& data, int64_t begin,
   if (context_.view->Revoked(lease_, granted_)) {
     return absl::AbortedError("the lease was revoked");
   }
+  // A server that refuses the step as not due (FailedPrecondition) may
+  // stand beside others that applied it: the lease is given up (the caller
+  // releases it) rather than the shard completed with a step half applied.
   absl::StatusOr<int64_t> next = ps_->Push(clock_, grads);
-  if (absl::IsFailedPrecondition(next.status())) {
-    LogWarning(absl::StrCat("gradient of clock ", clock_,
-                            " dropped: ", next.status().message()));
-    next = clock_ + 1;
-  }
   if (!next.ok()) return next.status();
   clock_ = *next;
   absl::MutexLock lock(&mu_);

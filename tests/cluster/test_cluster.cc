@@ -72,6 +72,22 @@ absl::StatusOr<v1::GetStatusResponse> TestCluster::Status() {
   return response;
 }
 
+absl::StatusOr<uint64_t> TestCluster::RegisterTrainer() {
+  v1::RegisterWorkerRequest request;
+  request.set_host("test");
+  request.set_role("trainer");
+  v1::RegisterWorkerResponse response;
+  PARAMD_RETURN_IF_ERROR(Retry(
+      [&] {
+        grpc::ClientContext context;
+        SetTimeout(&context, absl::Seconds(5));
+        return FromGrpcStatus(
+            coordinator_->RegisterWorker(&context, request, &response));
+      },
+      absl::Seconds(60)));
+  return response.worker_id();
+}
+
 absl::StatusOr<v1::ServerInfoResponse> TestCluster::ServerInfo(int shard) {
   absl::Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -4,6 +4,7 @@
 #ifndef PARAMD_TESTS_CLUSTER_TEST_CLUSTER_H_
 #define PARAMD_TESTS_CLUSTER_TEST_CLUSTER_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,12 @@ class TestCluster {
   std::unique_ptr<paramd::v1::ParameterServer::Stub> Server(int shard);
 
   absl::StatusOr<paramd::v1::GetStatusResponse> Status();
+
+  // Registers a trainer with the coordinator (waiting while the servers
+  // register) and returns its id. The parameter servers take its pushes
+  // once they have heard of it (within a heartbeat) while it stays alive,
+  // which without heartbeats is until the job's lease_timeout_s.
+  absl::StatusOr<uint64_t> RegisterTrainer();
 
   // GetServerInfo of the server holding `shard` (tried up to 3 times).
   absl::StatusOr<paramd::v1::ServerInfoResponse> ServerInfo(int shard);

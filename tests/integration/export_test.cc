@@ -38,7 +38,7 @@ using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
 
 constexpr char kConfig[] = R"(
-job: {name: export-test, consistency: asp}
+job: {name: export-test, consistency: asp, lease_timeout_s: 600}
 cluster: {num_servers: 2}
 data: {train: $DIR/train-*.svm}
 model: {type: logreg}
@@ -107,9 +107,11 @@ class ExportTest : public ::testing::Test {
     auto servers = FetchServers(coordinator(), job_);
     ASSERT_TRUE(servers.ok()) << servers.status();
     servers_ = *servers;
-    client_ = std::make_unique<PsClient>(job_, servers_, /*worker_id=*/1,
-                                         absl::Seconds(30), absl::Seconds(30),
-                                         nullptr);
+    auto trainer = cluster_->RegisterTrainer();
+    ASSERT_TRUE(trainer.ok()) << trainer.status();
+    client_ =
+        std::make_unique<PsClient>(job_, servers_, *trainer, absl::Seconds(30),
+                                   absl::Seconds(30), nullptr);
   }
 
   const std::string& coordinator() {

@@ -89,7 +89,7 @@ TEST(LaunchTest, BadConfigFailsNamingTheField) {
   std::string output;
   EXPECT_EQ(
       RunParamctl({"launch", dir + "/job.yaml"}, dir + "/out.log", &output), 2);
-  EXPECT_NE(output.find("job.yaml: job.batch_size: must be positive"),
+  EXPECT_NE(output.find("job.yaml:1: job.batch_size: must be positive"),
             std::string::npos)
       << output;
 }

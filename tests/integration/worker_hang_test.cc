@@ -95,6 +95,11 @@ TEST(WorkerHangTest, StoppedWorkerLosesItsLeaseAndALateWorkerJoins) {
       },
       absl::Seconds(30));
   ASSERT_TRUE(joined.ok()) << joined.status();
+  // It joins once the server lists it live (within a heartbeat).
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (Barrier(**cluster).size() < 2 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
   EXPECT_EQ(Barrier(**cluster).size(), 2u);
 
   process->Signal(SIGCONT);
