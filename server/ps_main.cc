@@ -20,6 +20,9 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(std::string, advertise, "",
           "Address workers use to reach this server; default host:port.");
 ABSL_FLAG(int, shard, -1, "Shard to hold; -1 takes the lowest free one.");
+ABSL_FLAG(double, TEST_drop_replies, 0,
+          "Tests only: answer this fraction of applied pushes UNAVAILABLE, "
+          "as if the reply were lost.");
 
 int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
@@ -27,6 +30,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   paramd::SetLogTag("ps/?");
   paramd::PsService service;
+  service.TEST_DropReplies(absl::GetFlag(FLAGS_TEST_drop_replies));
   int port = 0;
   auto server = paramd::StartServer(
       absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service}, &port);

@@ -3,6 +3,8 @@
 #include <memory>
 #include <vector>
 
+#include "absl/random/distributions.h"
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
@@ -123,6 +125,10 @@ grpc::ServerUnaryReactor* PsService::Push(
       gate->Push(request->worker_id(), request->generation(), request->clock(),
                  decoded.slices);
   if (next.ok()) response->set_next_clock(*next);
+  if (next.ok() && drop_replies_ > 0 &&
+      absl::Bernoulli(absl::BitGen(), drop_replies_)) {
+    return Finish(context, absl::UnavailableError("TEST: reply dropped"));
+  }
   return Finish(context, next.status());
 }
 

@@ -24,6 +24,10 @@ class PsService final : public paramd::v1::ParameterServer::CallbackService {
   void Attach(ShardStore* store, UpdateGate* gate,
               const Checkpointer* checkpoints, int32_t num_shards);
 
+  // Test-only fault: answers this fraction of the pushes it applied with
+  // UNAVAILABLE, as if the reply were lost, so clients retry them.
+  void TEST_DropReplies(double fraction) { drop_replies_ = fraction; }
+
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const paramd::v1::PullRequest* request,
                                  paramd::v1::PullResponse* response) override;
@@ -44,6 +48,7 @@ class PsService final : public paramd::v1::ParameterServer::CallbackService {
   std::atomic<UpdateGate*> gate_{nullptr};                 // Not owned.
   std::atomic<const Checkpointer*> checkpoints_{nullptr};  // Not owned.
   std::atomic<int32_t> num_shards_{0};
+  double drop_replies_ = 0;  // set before serving
 };
 
 }  // namespace paramd

@@ -63,9 +63,12 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartCoordinator(
 absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartServer(
     int shard) {
   int port = 0;
-  return StartDaemon("paramd-ps", absl::StrCat("ps", shard),
-                     {absl::StrCat("--coordinator=", coordinator_address_),
-                      absl::StrCat("--shard=", shard)},
+  std::vector<std::string> flags = {
+      absl::StrCat("--coordinator=", coordinator_address_),
+      absl::StrCat("--shard=", shard)};
+  flags.insert(flags.end(), options_.server_flags.begin(),
+               options_.server_flags.end());
+  return StartDaemon("paramd-ps", absl::StrCat("ps", shard), std::move(flags),
                      &port);
 }
 

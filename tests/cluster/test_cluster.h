@@ -30,6 +30,8 @@ struct TestClusterOptions {
   // Reuse this folder (data, checkpoints) instead of a fresh one; the data
   // is then not written again.
   std::string dir;
+  // More flags for every parameter server (test hooks).
+  std::vector<std::string> server_flags;
 };
 
 // Thread-compatible. The destructor stops every process (SIGTERM, then
