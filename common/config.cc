@@ -3,110 +3,29 @@
 #include <glob.h>
 
 #include <algorithm>
-#include <cmath>
-#include <exception>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <set>
-#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "yaml-cpp/yaml.h"
+#include "common/yaml_reader.h"
 
 namespace paramd {
 namespace {
 
-// Reads fields of one YAML map and turns every problem into a Status that
-// names the file and the dotted field path. yaml-cpp throws; we catch here.
-class Reader {
- public:
-  Reader(const std::string& source, const YAML::Node& node, std::string path)
-      : source_(source), node_(node), path_(std::move(path)) {}
+// Longer files are refused unread: a config is a few KiB.
+constexpr size_t kMaxConfigBytes = size_t{1} << 20;
+constexpr char kTopLevelMap[] = "a map with job, data, model and tables";
 
-  absl::Status Error(const std::string& field, const std::string& what) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_, ": ", Field(field), ": ", what));
-  }
-
-  std::string Field(const std::string& field) const {
-    return path_.empty() ? field : absl::StrCat(path_, ".", field);
-  }
-
-  bool Has(const std::string& field) const {
-    return node_.IsMap() && node_[field].IsDefined() && !node_[field].IsNull();
-  }
-
-  // The map under `field`, or an empty node when it is absent.
-  Reader Child(const std::string& field) const {
-    return Reader(source_, Has(field) ? node_[field] : YAML::Node(),
-                  Field(field));
-  }
-
-  // Reads a scalar into `out` if present; fails if present with a bad type.
-  template <typename T>
-  absl::Status Get(const std::string& field, T* out) const {
-    if (!Has(field)) return absl::OkStatus();
-    try {
-      *out = node_[field].as<T>();
-    } catch (const std::exception&) {
-      return Error(field, absl::StrCat("expected a ", TypeName(out), ", got '",
-                                       Text(node_[field]), "'"));
-    }
-    return absl::OkStatus();
-  }
-
-  absl::Status Require(const std::string& field) const {
-    if (!Has(field)) return Error(field, "is required");
-    return absl::OkStatus();
-  }
-
-  // Fails on keys outside `allowed`, which catches typos.
-  absl::Status OnlyKeys(const std::set<std::string>& allowed) const {
-    if (!node_.IsDefined() || node_.IsNull()) return absl::OkStatus();
-    if (!node_.IsMap()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source_, ": ", path_.empty() ? "top level" : path_,
-                       ": expected a map"));
-    }
-    for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
-      if (!allowed.count(key)) {
-        return Error(key, absl::StrCat("unknown field (allowed: ",
-                                       absl::StrJoin(allowed, ", "), ")"));
-      }
-    }
-    return absl::OkStatus();
-  }
-
-  const YAML::Node& node() const { return node_; }
-
- private:
-  static const char* TypeName(const std::string*) { return "string"; }
-  static const char* TypeName(const double*) { return "number"; }
-  static const char* TypeName(const int*) { return "integer"; }
-  static const char* TypeName(const int64_t*) { return "integer"; }
-  static const char* TypeName(const uint64_t*) {
-    return "non-negative integer";
-  }
-  static const char* TypeName(const bool*) { return "boolean"; }
-  static const char* TypeName(const std::vector<int64_t>*) {
-    return "list of integers";
-  }
-  static std::string Text(const YAML::Node& n) {
-    std::stringstream out;
-    out << n;
-    return out.str();
-  }
-
-  const std::string& source_;
-  YAML::Node node_;
-  std::string path_;
-};
-
-absl::Status ReadInitializer(const Reader& r, InitializerConfig* init) {
+absl::Status ReadInitializer(const YamlReader& r, InitializerConfig* init) {
   PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"kind", "value", "scale", "seed"}));
   PARAMD_RETURN_IF_ERROR(r.Get("kind", &init->kind));
   PARAMD_RETURN_IF_ERROR(r.Get("value", &init->value));
@@ -119,13 +38,14 @@ absl::Status ReadInitializer(const Reader& r, InitializerConfig* init) {
                                         "' (expected zeros, constant, "
                                         "uniform or normal)"));
   }
-  if (!(init->scale >= 0) || !std::isfinite(init->scale)) {
-    return r.Error("scale", "must be a finite number >= 0");
+  if (!(init->scale >= 0)) {
+    return r.Error("scale",
+                   absl::StrCat("must be a number >= 0, got ", init->scale));
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadOptimizer(const Reader& r, OptimizerConfig* opt) {
+absl::Status ReadOptimizer(const YamlReader& r, OptimizerConfig* opt) {
   PARAMD_RETURN_IF_ERROR(r.OnlyKeys(
       {"kind", "learning_rate", "lr_decay", "weight_decay", "momentum",
        "initial_accumulator", "beta1", "beta2", "epsilon"}));
@@ -146,13 +66,41 @@ absl::Status ReadOptimizer(const Reader& r, OptimizerConfig* opt) {
                                         "' (expected sgd, momentum, adagrad "
                                         "or adam)"));
   }
-  if (!(opt->learning_rate > 0) || !std::isfinite(opt->learning_rate)) {
-    return r.Error("learning_rate", "must be a finite number > 0");
+  if (!(opt->learning_rate > 0)) {
+    return r.Error(
+        "learning_rate",
+        absl::StrCat("must be a finite number > 0, got ", opt->learning_rate));
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadTable(const Reader& r, const OptimizerConfig& default_opt,
+// A dense table's shape: positive dimensions whose product stays within
+// TableConfig::kMaxDenseElements (checked before it could overflow).
+absl::Status ReadShape(const YamlReader& r, std::vector<int64_t>* shape) {
+  PARAMD_RETURN_IF_ERROR(r.Require("shape"));
+  PARAMD_RETURN_IF_ERROR(r.Get("shape", shape));
+  if (shape->empty())
+    return r.Error("shape", "must not be empty (a scalar is [1])");
+  int64_t elements = 1;
+  for (size_t i = 0; i < shape->size(); ++i) {
+    const int64_t d = (*shape)[i];
+    if (d <= 0) {
+      return r.ItemError("shape", i,
+                         absl::StrCat("dimensions must be positive, got ", d));
+    }
+    if (elements > TableConfig::kMaxDenseElements / d) {
+      return r.Error(
+          "shape",
+          absl::StrCat("[", absl::StrJoin(*shape, ", "), "] has more than ",
+                       TableConfig::kMaxDenseElements,
+                       " elements, the cap for a dense table"));
+    }
+    elements *= d;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadTable(const YamlReader& r, const OptimizerConfig& default_opt,
                        TableConfig* table) {
   PARAMD_RETURN_IF_ERROR(
       r.OnlyKeys({"name", "type", "shape", "width", "init", "optimizer"}));
@@ -168,26 +116,20 @@ absl::Status ReadTable(const Reader& r, const OptimizerConfig& default_opt,
   if (table->sparse) {
     PARAMD_RETURN_IF_ERROR(r.Require("width"));
     PARAMD_RETURN_IF_ERROR(r.Get("width", &table->width));
-    if (table->width <= 0) return r.Error("width", "must be positive");
-  } else {
-    PARAMD_RETURN_IF_ERROR(r.Require("shape"));
-    PARAMD_RETURN_IF_ERROR(r.Get("shape", &table->shape));
-    if (table->shape.empty()) return r.Error("shape", "must not be empty");
-    for (int64_t d : table->shape) {
-      if (d <= 0) return r.Error("shape", "dimensions must be positive");
+    if (table->width <= 0 || table->width > TableConfig::kMaxSparseWidth) {
+      return r.Error("width", absl::StrCat("must be positive and at most ",
+                                           TableConfig::kMaxSparseWidth,
+                                           ", got ", table->width));
     }
+  } else {
+    PARAMD_RETURN_IF_ERROR(ReadShape(r, &table->shape));
   }
   PARAMD_RETURN_IF_ERROR(ReadInitializer(r.Child("init"), &table->init));
   table->optimizer = default_opt;
   return ReadOptimizer(r.Child("optimizer"), &table->optimizer);
 }
 
-absl::Status ReadJob(const Reader& r, JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(
-      r.OnlyKeys({"name", "consistency", "combine", "epochs", "batch_size",
-                  "lease_timeout_s", "heartbeat_interval_s", "eval_interval_s",
-                  "shuffle", "staleness"}));
-  PARAMD_RETURN_IF_ERROR(r.Get("name", &job->name));
+absl::Status ReadConsistency(const YamlReader& r, JobConfig* job) {
   std::string consistency = "bsp";
   PARAMD_RETURN_IF_ERROR(r.Get("consistency", &consistency));
   if (consistency == "bsp") {
@@ -202,10 +144,47 @@ absl::Status ReadJob(const Reader& r, JobConfig* job) {
                                                consistency, "'"));
   }
   PARAMD_RETURN_IF_ERROR(r.Get("staleness", &job->staleness));
-  if (job->staleness < 0) return r.Error("staleness", "must be >= 0");
-  if (job->staleness > 0 && job->consistency != Consistency::kSsp) {
-    return r.Error("staleness", "applies to consistency: ssp only");
+  if (job->staleness < 0) {
+    return r.Error("staleness",
+                   absl::StrCat("must be >= 0, got ", job->staleness));
   }
+  if (job->staleness > 0 && job->consistency != Consistency::kSsp) {
+    return r.Error("staleness", absl::StrCat("applies to consistency: ssp only "
+                                             "(this job is ",
+                                             consistency, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckJobNumbers(const YamlReader& r, const JobConfig& job) {
+  if (job.epochs <= 0) {
+    return r.Error("epochs",
+                   absl::StrCat("must be positive, got ", job.epochs));
+  }
+  if (job.batch_size <= 0) {
+    return r.Error("batch_size",
+                   absl::StrCat("must be positive, got ", job.batch_size));
+  }
+  if (!(job.heartbeat_interval_s > 0)) {
+    return r.Error("heartbeat_interval_s", "must be positive");
+  }
+  if (!(job.lease_timeout_s > job.heartbeat_interval_s)) {
+    return r.Error("lease_timeout_s",
+                   "must be longer than heartbeat_interval_s");
+  }
+  if (!(job.eval_interval_s >= 0)) {
+    return r.Error("eval_interval_s", "must be >= 0 (0: at epoch ends only)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadJob(const YamlReader& r, JobConfig* job) {
+  PARAMD_RETURN_IF_ERROR(
+      r.OnlyKeys({"name", "consistency", "combine", "epochs", "batch_size",
+                  "lease_timeout_s", "heartbeat_interval_s", "eval_interval_s",
+                  "shuffle", "staleness"}));
+  PARAMD_RETURN_IF_ERROR(r.Get("name", &job->name));
+  PARAMD_RETURN_IF_ERROR(ReadConsistency(r, job));
   std::string combine = "mean";
   PARAMD_RETURN_IF_ERROR(r.Get("combine", &combine));
   if (combine != "mean" && combine != "sum") {
@@ -220,19 +199,7 @@ absl::Status ReadJob(const Reader& r, JobConfig* job) {
   PARAMD_RETURN_IF_ERROR(
       r.Get("heartbeat_interval_s", &job->heartbeat_interval_s));
   PARAMD_RETURN_IF_ERROR(r.Get("eval_interval_s", &job->eval_interval_s));
-  if (job->epochs <= 0) return r.Error("epochs", "must be positive");
-  if (job->batch_size <= 0) return r.Error("batch_size", "must be positive");
-  if (!(job->heartbeat_interval_s > 0)) {
-    return r.Error("heartbeat_interval_s", "must be positive");
-  }
-  if (!(job->lease_timeout_s > job->heartbeat_interval_s)) {
-    return r.Error("lease_timeout_s",
-                   "must be longer than heartbeat_interval_s");
-  }
-  if (!(job->eval_interval_s >= 0)) {
-    return r.Error("eval_interval_s", "must be >= 0 (0: at epoch ends only)");
-  }
-  return absl::OkStatus();
+  return CheckJobNumbers(r, *job);
 }
 
 std::string Resolve(const std::string& base_dir, const std::string& path) {
@@ -240,11 +207,18 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
   return (std::filesystem::path(base_dir) / path).lexically_normal().string();
 }
 
-absl::Status ReadData(const Reader& r, const std::string& base_dir,
+absl::Status ReadData(const YamlReader& r, const std::string& base_dir,
                       JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"train", "eval", "test"}));
+  PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"train", "eval", "test", "bad_lines"}));
   PARAMD_RETURN_IF_ERROR(r.Require("train"));
   PARAMD_RETURN_IF_ERROR(r.Get("train", &job->train_glob));
+  std::string bad_lines = "fail";
+  PARAMD_RETURN_IF_ERROR(r.Get("bad_lines", &bad_lines));
+  if (bad_lines != "fail" && bad_lines != "skip") {
+    return r.Error("bad_lines",
+                   absl::StrCat("must be skip or fail, got '", bad_lines, "'"));
+  }
+  job->skip_bad_lines = bad_lines == "skip";
   PARAMD_RETURN_IF_ERROR(r.Get("eval", &job->eval_path));
   PARAMD_RETURN_IF_ERROR(r.Get("test", &job->test_path));
   job->train_glob = Resolve(base_dir, job->train_glob);
@@ -253,7 +227,7 @@ absl::Status ReadData(const Reader& r, const std::string& base_dir,
   return absl::OkStatus();
 }
 
-absl::Status ReadCheckpoint(const Reader& r, const std::string& base_dir,
+absl::Status ReadCheckpoint(const YamlReader& r, const std::string& base_dir,
                             CheckpointConfig* checkpoint) {
   PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"dir", "every_s", "every_steps", "keep"}));
   PARAMD_RETURN_IF_ERROR(r.Get("dir", &checkpoint->dir));
@@ -273,51 +247,53 @@ absl::Status ReadCheckpoint(const Reader& r, const std::string& base_dir,
   return absl::OkStatus();
 }
 
-absl::Status ReadModel(const Reader& r, ModelConfig* model) {
+absl::Status ReadModel(const YamlReader& r, ModelConfig* model) {
+  PARAMD_RETURN_IF_ERROR(r.DistinctKeys());
   PARAMD_RETURN_IF_ERROR(r.Require("type"));
   PARAMD_RETURN_IF_ERROR(r.Get("type", &model->type));
-  for (const auto& kv : r.node()) {
-    const std::string key = kv.first.as<std::string>();
+  for (const std::string& key : r.Keys()) {
     if (key == "type") continue;
     PARAMD_RETURN_IF_ERROR(r.Get(key, &model->params[key]));
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadCluster(const Reader& r, JobConfig* job) {
+absl::Status ReadCluster(const YamlReader& r, JobConfig* job) {
   PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"num_servers", "num_workers"}));
   PARAMD_RETURN_IF_ERROR(r.Get("num_servers", &job->num_servers));
   PARAMD_RETURN_IF_ERROR(r.Get("num_workers", &job->num_workers));
   if (job->num_servers <= 0 || job->num_servers > 1024) {
-    return r.Error("num_servers", "must be between 1 and 1024");
+    return r.Error(
+        "num_servers",
+        absl::StrCat("must be between 1 and 1024, got ", job->num_servers));
   }
-  if (job->num_workers <= 0) return r.Error("num_workers", "must be positive");
+  if (job->num_workers <= 0) {
+    return r.Error("num_workers",
+                   absl::StrCat("must be positive, got ", job->num_workers));
+  }
   return absl::OkStatus();
 }
 
-absl::Status ReadTables(const Reader& r, JobConfig* job) {
+absl::Status ReadTables(const YamlReader& r, JobConfig* job) {
   PARAMD_RETURN_IF_ERROR(r.Require("tables"));
-  const YAML::Node& list = r.node()["tables"];
-  if (!list.IsSequence() || list.size() == 0) {
-    return r.Error("tables", "must be a non-empty list");
-  }
+  std::vector<YamlReader> items;
+  PARAMD_RETURN_IF_ERROR(r.GetList("tables", &items));
   OptimizerConfig default_opt;
   PARAMD_RETURN_IF_ERROR(ReadOptimizer(r.Child("optimizer"), &default_opt));
   std::set<std::string> names;
-  for (size_t i = 0; i < list.size(); ++i) {
-    Reader table_reader(job->source, list[i], absl::StrCat("tables[", i, "]"));
+  for (const YamlReader& item : items) {
     TableConfig table;
-    PARAMD_RETURN_IF_ERROR(ReadTable(table_reader, default_opt, &table));
+    PARAMD_RETURN_IF_ERROR(ReadTable(item, default_opt, &table));
     if (!names.insert(table.name).second) {
-      return table_reader.Error(
-          "name", absl::StrCat("duplicate table '", table.name, "'"));
+      return item.Error("name",
+                        absl::StrCat("duplicate table '", table.name, "'"));
     }
     job->tables.push_back(std::move(table));
   }
   return absl::OkStatus();
 }
 
-absl::Status ReadAll(const Reader& r, const std::string& base_dir,
+absl::Status ReadAll(const YamlReader& r, const std::string& base_dir,
                      JobConfig* job) {
   PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"job", "cluster", "data", "model",
                                      "optimizer", "tables", "checkpoint"}));
@@ -331,6 +307,33 @@ absl::Status ReadAll(const Reader& r, const std::string& base_dir,
   PARAMD_RETURN_IF_ERROR(
       ReadCheckpoint(r.Child("checkpoint"), base_dir, &job->checkpoint));
   return ReadTables(r, job);
+}
+
+// The file's text: NotFound if it cannot be opened, InvalidArgument for a
+// folder or a file too large to be a config.
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": is a directory, not a config file"));
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int e = errno;
+    const std::string what = absl::StrCat(
+        path, ": cannot open config: ", std::generic_category().message(e));
+    if (e == EACCES) return absl::PermissionDeniedError(what);
+    return absl::NotFoundError(what);
+  }
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), text.size());
+  text.resize(in.gcount());
+  if (in.bad() || text.size() > kMaxConfigBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, in.bad() ? ": cannot read config"
+                       : ": larger than 1 MiB, not a config file"));
+  }
+  return text;
 }
 
 }  // namespace
@@ -355,38 +358,18 @@ absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
   JobConfig job;
   job.source = source;
   job.base_dir = base_dir;
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": not valid YAML: ", e.what()));
-  }
-  if (!root.IsMap()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": expected a YAML map at the top level"));
-  }
-  try {
-    PARAMD_RETURN_IF_ERROR(
-        ReadAll(Reader(job.source, root, ""), base_dir, &job));
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": malformed YAML structure: ", e.what()));
-  }
+  PARAMD_RETURN_IF_ERROR(YamlReader::ReadDocument(
+      yaml, source, kTopLevelMap,
+      [&](const YamlReader& r) { return ReadAll(r, base_dir, &job); }));
   return job;
 }
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open config"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
+  PARAMD_ASSIGN_OR_RETURN(const std::string text, ReadConfigFile(path));
   std::error_code error;
   const std::filesystem::path dir =
       std::filesystem::absolute(path, error).parent_path();
-  return ParseJobConfig(text.str(), path, dir.string());
+  return ParseJobConfig(text, path, dir.string());
 }
 
 absl::StatusOr<std::vector<std::string>> ListTrainShards(const JobConfig& job) {

@@ -45,6 +45,11 @@ struct TableConfig {
 
   // Dense: product of the shape. Sparse: 0.
   int64_t size() const;
+
+  // The loader refuses larger tables: a dense table holds at most 2^31
+  // floats (8 GiB), and a sparse row at most 2^20 floats (4 MiB).
+  static constexpr int64_t kMaxDenseElements = int64_t{1} << 31;
+  static constexpr int64_t kMaxSparseWidth = int64_t{1} << 20;
 };
 
 enum class Consistency { kAsp, kBsp, kSsp };
@@ -79,6 +84,10 @@ struct JobConfig {
   std::string train_glob;      // absolute or relative to the YAML's folder
   std::string eval_path;       // held-out data; empty for none
   std::string test_path;       // final test data; empty for none
+  // A malformed line of a training shard: skipped (logged and counted), or
+  // the whole shard fails for this epoch (reported to the coordinator) and
+  // the job moves on. YAML: data.bad_lines: skip | fail (default).
+  bool skip_bad_lines = false;
   int num_servers = 1;
   int num_workers = 1;  // how many trainers `paramctl launch` starts
   std::vector<TableConfig> tables;
@@ -89,12 +98,16 @@ struct JobConfig {
 };
 
 // Parses and validates YAML text. Relative data paths are resolved against
-// `base_dir`. Errors name `source`, the field and what is wrong.
+// `base_dir`. Errors are InvalidArgument, worded
+// "<source>:<line>: <field path>: <what is wrong>" with a 1-based line.
 absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
                                          const std::string& source,
                                          const std::string& base_dir);
 
 // Reads and parses a YAML file; relative paths resolve against its folder.
+// Fails as ParseJobConfig does, with `path` as the source, and also with
+// NotFound if the file cannot be opened, or InvalidArgument ("<path>: ...")
+// for a folder or a file over 1 MiB.
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path);
 
 // Returns the training shard files matching the job's glob, sorted, or an

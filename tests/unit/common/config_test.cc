@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -52,8 +53,9 @@ std::string Mutate(const std::string& from, const std::string& to) {
   return absl::StrReplaceAll(base, {{from, to}});
 }
 
-// Parses `yaml` and expects InvalidArgument whose message names the source
-// file and every string in `parts` (the field path, the bad value...).
+// Parses `yaml` and expects InvalidArgument whose message starts with
+// "<source>:<line>: " and names every string in `parts` (the field path, the
+// bad value...).
 void ExpectError(const std::string& yaml,
                  const std::vector<std::string>& parts) {
   absl::StatusOr<JobConfig> job = ParseJobConfig(yaml, kSource, "/base");
@@ -61,7 +63,10 @@ void ExpectError(const std::string& yaml,
   EXPECT_EQ(job.status().code(), absl::StatusCode::kInvalidArgument)
       << job.status();
   const std::string message(job.status().message());
-  EXPECT_TRUE(absl::StartsWith(message, absl::StrCat(kSource, ": ")))
+  const std::string prefix = absl::StrCat(kSource, ":");
+  EXPECT_TRUE(absl::StartsWith(message, prefix) &&
+              message.size() > prefix.size() &&
+              absl::ascii_isdigit(message[prefix.size()]))
       << message;
   for (const std::string& part : parts) {
     EXPECT_TRUE(absl::StrContains(message, part))
@@ -344,9 +349,8 @@ TEST(ConfigTest, LoadJobConfigNamesTheFileInErrors) {
   WriteFile(path, Mutate("epochs: 2", "epochs: 0"));
   absl::StatusOr<JobConfig> job = LoadJobConfig(path);
   ASSERT_FALSE(job.ok());
-  EXPECT_TRUE(absl::StrContains(job.status().message(), path + ": "))
-      << job.status();
-  EXPECT_TRUE(absl::StrContains(job.status().message(), "job.epochs"))
+  EXPECT_TRUE(
+      absl::StartsWith(job.status().message(), path + ":3: job.epochs: "))
       << job.status();
 }
 
