@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace paramd {
 
@@ -250,6 +252,35 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
   if (!std::isfinite(loss_sum)) {
     return absl::InvalidArgumentError("loss_sum must be finite");
   }
+  return FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
+    return book.Complete(worker, lease_id, examples, loss_sum, clock,
+                         absl::Now());
+  });
+}
+
+absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
+                                    const std::string& error) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
+  // Kept short: it is stored in every state file and shown in status.
+  const std::string reason = error.substr(0, 512);
+  auto it = book_.leases().find(lease_id);
+  const std::string path =
+      it == book_.leases().end() ? "" : shards_[it->second.shard];
+  PARAMD_RETURN_IF_ERROR(
+      FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
+        return book.Fail(worker, lease_id, reason, absl::Now());
+      }));
+  if (!path.empty()) {
+    LogWarning(absl::StrCat("shard ", path, " failed: ", reason,
+                            " (counted done, and failed, this epoch)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Coordinator::FinishLeaseLocked(
+    uint64_t worker, uint64_t lease_id,
+    const std::function<absl::Status(LeaseBook&)>& finish) {
   WorkerEntry& entry = workers_[worker];
   if (lease_id != 0 && lease_id == entry.completed_lease) {
     return absl::OkStatus();  // a retry whose first reply was lost
@@ -257,19 +288,20 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
   const int32_t epoch = book_.epoch();
   // Recorded only once saved, so a completion is never lost to a crash.
   LeaseBook next = book_;
-  absl::Status status =
-      next.Complete(worker, lease_id, examples, loss_sum, clock, absl::Now());
-  if (status.ok()) status = PersistLocked(next);
-  if (!status.ok()) return status;
+  PARAMD_RETURN_IF_ERROR(finish(next));
+  PARAMD_RETURN_IF_ERROR(PersistLocked(next));
   book_ = std::move(next);
   entry.completed_lease = lease_id;
   if (book_.epoch() != epoch) {
     const EpochLedger& done = book_.ledger()[epoch];
-    LogInfo(absl::StrCat("epoch ", epoch + 1, "/", job_.epochs,
-                         " done: ", done.examples, " examples, train loss ",
-                         done.loss_sum / std::max<uint64_t>(1, done.examples)));
+    LogInfo(absl::StrCat(
+        "epoch ", epoch + 1, "/", job_.epochs, " done: ", done.examples,
+        " examples, train loss ",
+        done.loss_sum / std::max<uint64_t>(1, done.examples),
+        done.failed > 0 ? absl::StrCat(", ", done.failed, " shard(s) failed")
+                        : ""));
   }
-  return status;
+  return absl::OkStatus();
 }
 
 absl::Status Coordinator::ReleaseShard(uint64_t worker, uint64_t lease_id) {
@@ -349,6 +381,7 @@ void Coordinator::FillEpochsLocked(
     for (int32_t c : ledger[e].completions) completions += c;
     out->set_completions(completions);
     out->set_examples(ledger[e].examples);
+    out->set_failed(ledger[e].failed);
     out->set_train_loss(ledger[e].examples == 0
                             ? 0.0
                             : ledger[e].loss_sum / ledger[e].examples);
@@ -396,6 +429,14 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
     out->set_remaining_s(absl::ToDoubleSeconds(lease.deadline - now));
   }
   FillEpochsLocked(&status);
+  for (const paramd::v1::Completion& done : book_.log()) {
+    if (done.error().empty()) continue;
+    paramd::v1::ShardFailure* failure = status.add_failed_shards();
+    failure->set_epoch(done.epoch());
+    failure->set_shard(done.shard());
+    failure->set_path(shards_[done.shard()]);
+    failure->set_error(done.error());
+  }
   for (const auto& [name, value] : eval_)
     (*status.mutable_eval())[name] = value;
   status.set_eval_final(eval_final_);

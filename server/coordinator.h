@@ -5,6 +5,7 @@
 #define PARAMD_SERVER_COORDINATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -96,6 +97,12 @@ class Coordinator {
                              uint64_t examples, double loss_sum, int64_t clock)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Records the shard of `lease_id` done, and failed: the worker could not
+  // read it (`error`, naming the file and line, is shown in status). Fails
+  // like CompleteShard.
+  absl::Status FailShard(uint64_t worker, uint64_t lease_id,
+                         const std::string& error) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Takes back an unfinished lease.
   absl::Status ReleaseShard(uint64_t worker, uint64_t lease_id)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -139,6 +146,13 @@ class Coordinator {
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void FillEpochsLocked(paramd::v1::GetStatusResponse* status) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Ends `worker`'s lease `lease_id` with `finish` applied to a copy of the
+  // lease book, which replaces the book once it is saved. A repeat of the
+  // worker's latest finished lease is OK and changes nothing.
+  absl::Status FinishLeaseLocked(
+      uint64_t worker, uint64_t lease_id,
+      const std::function<absl::Status(LeaseBook&)>& finish)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a rollback to the job's progress.
   void RollBackLocked(const Rollback& rollback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

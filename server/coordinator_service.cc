@@ -121,6 +121,14 @@ ServerUnaryReactor* CoordinatorService::CompleteShard(
                    request->examples(), request->loss_sum(), request->clock()));
 }
 
+ServerUnaryReactor* CoordinatorService::FailShard(
+    CallbackServerContext* context, const v1::FailShardRequest* request,
+    v1::FailShardResponse*) {
+  return Finish(context,
+                coordinator_->FailShard(request->worker_id(),
+                                        request->lease_id(), request->error()));
+}
+
 ServerUnaryReactor* CoordinatorService::ReleaseShard(
     CallbackServerContext* context, const v1::ReleaseShardRequest* request,
     v1::ReleaseShardResponse*) {

@@ -38,6 +38,10 @@ class CoordinatorService final
       grpc::CallbackServerContext* context,
       const paramd::v1::CompleteShardRequest* request,
       paramd::v1::CompleteShardResponse* response) override;
+  grpc::ServerUnaryReactor* FailShard(
+      grpc::CallbackServerContext* context,
+      const paramd::v1::FailShardRequest* request,
+      paramd::v1::FailShardResponse* response) override;
   grpc::ServerUnaryReactor* ReleaseShard(
       grpc::CallbackServerContext* context,
       const paramd::v1::ReleaseShardRequest* request,

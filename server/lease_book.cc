@@ -49,6 +49,22 @@ void LeaseBook::Renew(uint64_t worker, const std::vector<uint64_t>& held,
 absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
                                  uint64_t examples, double loss_sum,
                                  int64_t clock, absl::Time now) {
+  paramd::v1::Completion done;
+  done.set_examples(examples);
+  done.set_loss_sum(loss_sum);
+  done.set_clock(clock);
+  return Finish(worker, lease_id, std::move(done), now);
+}
+
+absl::Status LeaseBook::Fail(uint64_t worker, uint64_t lease_id,
+                             const std::string& error, absl::Time now) {
+  paramd::v1::Completion done;
+  done.set_error(error.empty() ? "unreadable" : error);
+  return Finish(worker, lease_id, std::move(done), now);
+}
+
+absl::Status LeaseBook::Finish(uint64_t worker, uint64_t lease_id,
+                               paramd::v1::Completion done, absl::Time now) {
   Expire(now);
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || it->second.worker_id != worker) {
@@ -56,12 +72,8 @@ absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
         absl::StrCat("lease ", lease_id, " is not held by worker ", worker,
                      " (it expired, or a rollback revoked it)"));
   }
-  paramd::v1::Completion done;
   done.set_epoch(it->second.epoch);
   done.set_shard(it->second.shard);
-  done.set_examples(examples);
-  done.set_loss_sum(loss_sum);
-  done.set_clock(clock);
   done.set_worker_id(worker);
   leases_.erase(it);
   Record(done);
@@ -74,6 +86,7 @@ void LeaseBook::Record(const paramd::v1::Completion& done) {
   if (ledger.completions[done.shard()]++ == 0) ++ledger.shards_done;
   ledger.examples += done.examples();
   ledger.loss_sum += done.loss_sum();
+  ledger.failed += !done.error().empty();
   if (ledger.shards_done == num_shards_ && done.epoch() == epoch_) {
     ++epoch_;
     if (!this->done()) StartEpoch();

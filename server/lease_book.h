@@ -31,6 +31,7 @@ struct EpochLedger {
   int32_t shards_done = 0;           // shards with completions > 0
   uint64_t examples = 0;
   double loss_sum = 0;
+  int32_t failed = 0;  // of shards_done: shards that could not be read
 };
 
 // Thread-compatible: the coordinator serialises calls.
@@ -60,6 +61,11 @@ class LeaseBook {
   // expired or is not `worker`'s.
   absl::Status Complete(uint64_t worker, uint64_t lease_id, uint64_t examples,
                         double loss_sum, int64_t clock, absl::Time now);
+
+  // Records the shard of `lease_id` done, and failed: it could not be read
+  // (`error` says why). Fails like Complete.
+  absl::Status Fail(uint64_t worker, uint64_t lease_id,
+                    const std::string& error, absl::Time now);
 
   // Gives the shard of `lease_id` back to the front of the queue. Fails with
   // FailedPrecondition if `worker` does not hold it.
@@ -103,6 +109,9 @@ class LeaseBook {
   void StartEpoch();
   // Adds a completion of the current epoch to the ledger and the log.
   void Record(const paramd::v1::Completion& done);
+  // Ends `lease_id` of `worker` with `done` (epoch and shard filled in).
+  absl::Status Finish(uint64_t worker, uint64_t lease_id,
+                      paramd::v1::Completion done, absl::Time now);
   void Requeue(std::map<uint64_t, LeaseInfo>::iterator it);
 
   int32_t num_shards_;

@@ -110,6 +110,13 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
                           e.shards_done(), status.num_shards(), e.completions(),
                           e.examples(), e.train_loss());
   }
+  if (status.failed_shards_size() > 0) {
+    absl::StrAppend(&out, "\nFAILED SHARDS (could not be read)\n");
+    for (const v1::ShardFailure& f : status.failed_shards()) {
+      absl::StrAppendFormat(&out, "epoch %d shard %d: %s\n", f.epoch() + 1,
+                            f.shard(), f.error());
+    }
+  }
   if (!status.eval().empty()) {
     absl::StrAppend(&out, "\nEVAL", status.eval_final() ? " (final)" : "",
                     "\n");
@@ -149,9 +156,9 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
   for (const v1::EpochStatus& e : status.epochs_status()) {
     epochs.push_back(absl::StrFormat(
         "{\"epoch\": %d, \"shards_completed\": %d, \"completions\": %d, "
-        "\"examples\": %d, \"train_loss\": %.9g}",
-        e.epoch() + 1, e.shards_done(), e.completions(), e.examples(),
-        e.train_loss()));
+        "\"shards_failed\": %d, \"examples\": %d, \"train_loss\": %.9g}",
+        e.epoch() + 1, e.shards_done(), e.completions(), e.failed(),
+        e.examples(), e.train_loss()));
   }
   return absl::StrFormat(
       "{\n  \"job\": \"%s\",\n  \"done\": %s,\n  \"eval_final\": %s,\n"

@@ -97,6 +97,16 @@ absl::Status CoordinatorClient::Release(uint64_t worker, uint64_t lease_id) {
   return Call(&v1::Coordinator::Stub::ReleaseShard, request, &response);
 }
 
+absl::Status CoordinatorClient::FailShard(uint64_t worker, uint64_t lease_id,
+                                          const std::string& error) {
+  v1::FailShardRequest request;
+  request.set_worker_id(worker);
+  request.set_lease_id(lease_id);
+  request.set_error(error);
+  v1::FailShardResponse response;
+  return Call(&v1::Coordinator::Stub::FailShard, request, &response);
+}
+
 absl::StatusOr<v1::CheckpointResponse> CoordinatorClient::Checkpoint() {
   v1::CheckpointRequest request;
   v1::CheckpointResponse response;

@@ -47,6 +47,8 @@ class CoordinatorClient {
   absl::Status Complete(uint64_t worker, uint64_t lease_id, uint64_t examples,
                         double loss_sum, int64_t clock);
   absl::Status Release(uint64_t worker, uint64_t lease_id);
+  absl::Status FailShard(uint64_t worker, uint64_t lease_id,
+                         const std::string& error);
   absl::StatusOr<paramd::v1::CheckpointResponse> Checkpoint();
   absl::Status ReportEval(uint64_t worker,
                           const std::map<std::string, double>& metrics,

@@ -84,8 +84,14 @@ absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
   const absl::Time granted = granted_;
   LogInfo(absl::StrCat("epoch ", lease.epoch() + 1, ": training shard ",
                        lease.shard(), " (", lease.path(), ")"));
-  PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<Dataset> data,
-                          context_.model->ReadData(lease.path()));
+  absl::StatusOr<std::unique_ptr<Dataset>> read =
+      context_.model->ReadData(lease.path());
+  if (!read.ok()) return FailShard(lease, read.status());
+  std::unique_ptr<Dataset> data = std::move(read).value();
+  if (data->skipped_lines() > 0) {
+    LogWarning(absl::StrCat(lease.path(), ": ", data->skipped_lines(),
+                            " malformed line(s) skipped"));
+  }
   // The same order whichever worker trains the shard.
   if (context_.job->shuffle)
     data->Shuffle(ShardShuffleSeed(lease.epoch(), lease.shard()));
@@ -136,6 +142,22 @@ absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
   // The clock stays: pushes are deduplicated by it (asp), and the servers
   // re-sync it on the next pull (bsp, ssp).
   (void)LeaveBarrier();
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::FailShard(const v1::Lease& lease,
+                                const absl::Status& error) {
+  // Bad data is the data's fault, not the worker's: report it and go on.
+  LogError(absl::StrCat("shard ", lease.shard(), " of epoch ",
+                        lease.epoch() + 1,
+                        " cannot be read: ", error.message()));
+  absl::Status reported = context_.coordinator->FailShard(
+      context_.view->worker_id(), lease.lease_id(),
+      std::string(error.message()));
+  if (!reported.ok()) {
+    LogWarning(
+        absl::StrCat("could not report the bad shard: ", reported.message()));
+  }
   return absl::OkStatus();
 }
 

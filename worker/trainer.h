@@ -39,6 +39,11 @@ class Trainer {
  private:
   // Trains the shard of `grant`. Returns OK when it is done or dropped.
   absl::Status TrainShard(const paramd::v1::AcquireShardResponse& grant);
+  // Reports a shard whose data could not be read (`error`) to the
+  // coordinator, which counts it done and failed; returns OK so the worker
+  // moves on to the next shard.
+  absl::Status FailShard(const paramd::v1::Lease& lease,
+                         const absl::Status& error);
   absl::Status TrainBatch(const Dataset& data, int64_t begin, int64_t end,
                           BatchStats* stats);
   // Points the client at `servers` in the lease's generation.

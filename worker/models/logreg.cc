@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/status_macros.h"
+#include "worker/models/data_lines.h"
 
 namespace paramd {
 namespace {
@@ -24,15 +26,16 @@ class LogregData : public Dataset {
   std::vector<float> values;
 };
 
+// Appends one example; on a malformed line, fails and appends nothing.
 absl::Status ParseLine(absl::string_view line, LogregData* data) {
   std::vector<absl::string_view> items =
-      absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+      absl::StrSplit(line, absl::ByAnyChar(" \t\r"), absl::SkipEmpty());
   double label = 0;
-  if (!absl::SimpleAtod(items[0], &label) ||
+  if (items.empty() || !absl::SimpleAtod(items[0], &label) ||
       (label != 0 && label != 1 && label != -1)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("label must be 0, 1, -1 or +1, got '", items[0], "'"));
+    return absl::InvalidArgumentError("label must be 0, 1, -1 or +1");
   }
+  const size_t start = data->indices.size();
   for (size_t i = 1; i < items.size(); ++i) {
     std::pair<absl::string_view, absl::string_view> kv =
         absl::StrSplit(items[i], absl::MaxSplits(':', 1));
@@ -40,8 +43,11 @@ absl::Status ParseLine(absl::string_view line, LogregData* data) {
     float value = 0;
     if (!absl::SimpleAtoi(kv.first, &index) ||
         !absl::SimpleAtof(kv.second, &value) || !std::isfinite(value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("feature must be idx:value, got '", items[i], "'"));
+      data->indices.resize(start);
+      data->values.resize(start);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "feature ", i, " '", absl::CHexEscape(items[i].substr(0, 32)),
+          "' is not idx:value"));
     }
     data->indices.push_back(index);
     data->values.push_back(value);
@@ -53,25 +59,21 @@ absl::Status ParseLine(absl::string_view line, LogregData* data) {
 
 class LogregModel : public Model {
  public:
+  explicit LogregModel(bool skip_bad_lines) : skip_bad_lines_(skip_bad_lines) {}
+
   absl::StatusOr<std::unique_ptr<Dataset>> ReadData(
       const std::string& path) const override {
-    std::ifstream in(path);
-    if (!in) {
-      return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-    }
     auto data = std::make_unique<LogregData>();
-    std::string line;
-    for (int number = 1; std::getline(in, line); ++number) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos ||
-          line[0] == '#') {
-        continue;
-      }
-      absl::Status status = ParseLine(line, data.get());
-      if (!status.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ":", number, ": ", status.message()));
-      }
-    }
+    PARAMD_RETURN_IF_ERROR(ReadDataLines(
+        path, skip_bad_lines_,
+        [&data](absl::string_view line) {
+          if (line.find_first_not_of(" \t\r") == absl::string_view::npos ||
+              line[0] == '#') {
+            return absl::OkStatus();
+          }
+          return ParseLine(line, data.get());
+        },
+        data->mutable_skipped_lines()));
     return data;
   }
 
@@ -121,6 +123,9 @@ class LogregModel : public Model {
     }
     return stats;
   }
+
+ private:
+  const bool skip_bad_lines_;
 };
 
 }  // namespace
@@ -136,7 +141,7 @@ absl::StatusOr<std::unique_ptr<Model>> CreateLogregModel(const JobConfig& job) {
     return absl::InvalidArgumentError(absl::StrCat(
         job.source, ": model logreg needs table \"bias\": dense, shape [1]"));
   }
-  return std::unique_ptr<Model>(new LogregModel());
+  return std::unique_ptr<Model>(new LogregModel(job.skip_bad_lines));
 }
 
 }  // namespace paramd

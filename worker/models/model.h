@@ -34,8 +34,13 @@ class Dataset {
   // Where example i is stored (i itself until Shuffle()).
   int64_t Index(int64_t i) const { return order_.empty() ? i : order_[i]; }
 
+  // Lines of the file that were malformed and skipped (data.bad_lines).
+  int64_t skipped_lines() const { return skipped_lines_; }
+  int64_t* mutable_skipped_lines() { return &skipped_lines_; }
+
  private:
   std::vector<int64_t> order_;
+  int64_t skipped_lines_ = 0;
 };
 
 // The shuffle seed of data shard `shard` in `epoch`, so whichever worker
@@ -60,8 +65,9 @@ class Model {
  public:
   virtual ~Model() = default;
 
-  // Reads a data file. Fails with InvalidArgument naming the file and line on
-  // malformed input.
+  // Reads a data file (see ReadDataLines): a malformed line fails the read
+  // with InvalidArgument naming the file and line, or is skipped when the
+  // job says data.bad_lines: skip.
   virtual absl::StatusOr<std::unique_ptr<Dataset>> ReadData(
       const std::string& path) const = 0;
 

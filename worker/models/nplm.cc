@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -12,12 +11,14 @@
 #include "absl/base/internal/raw_logging.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "worker/models/data_lines.h"
 
 namespace paramd {
 namespace {
@@ -156,27 +157,34 @@ absl::Status CheckTables(const JobConfig& job, const NplmOptions& o) {
 // Shortens a bad item for an error message.
 std::string Quote(absl::string_view item) {
   constexpr size_t kMaxShown = 40;
-  if (item.size() <= kMaxShown) return absl::StrCat("\"", item, "\"");
-  return absl::StrCat("\"", item.substr(0, kMaxShown), "...\"");
+  if (item.size() <= kMaxShown) {
+    return absl::StrCat("\"", absl::CHexEscape(item), "\"");
+  }
+  return absl::StrCat("\"", absl::CHexEscape(item.substr(0, kMaxShown)),
+                      "...\"");
 }
 
-// Appends the token ids on one line of `path` to `tokens`.
-absl::Status ParseLine(absl::string_view line, const std::string& path,
-                       int64_t line_number, int64_t vocab_size,
+// Appends the token ids on one line to `tokens`; on a malformed line, fails
+// and appends nothing.
+absl::Status ParseLine(absl::string_view line, int64_t vocab_size,
                        std::vector<int32_t>* tokens) {
+  const size_t start = tokens->size();
   for (absl::string_view item :
        absl::StrSplit(line, absl::ByAnyChar(" \t\r\f\v"), absl::SkipEmpty())) {
     uint64_t id = 0;
+    absl::Status bad;
     if (!absl::c_all_of(item, absl::ascii_isdigit) ||
         !absl::SimpleAtoi(item, &id)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_number, ": token ", Quote(item),
-                       " is not a non-negative integer"));
-    }
-    if (id >= static_cast<uint64_t>(vocab_size)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_number, ": token id ", Quote(item),
+      bad = absl::InvalidArgumentError(absl::StrCat(
+          "token ", Quote(item), " is not a non-negative integer"));
+    } else if (id >= static_cast<uint64_t>(vocab_size)) {
+      bad = absl::InvalidArgumentError(
+          absl::StrCat("token id ", Quote(item),
                        " is out of range for vocab_size ", vocab_size));
+    }
+    if (!bad.ok()) {
+      tokens->resize(start);
+      return bad;
     }
     tokens->push_back(static_cast<int32_t>(id));
   }
@@ -336,20 +344,17 @@ NplmModel::NplmModel(const NplmOptions& options) : options_(options) {}
 
 absl::StatusOr<std::unique_ptr<Dataset>> NplmModel::ReadData(
     const std::string& path) const {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("nplm: cannot open ", path));
-  }
   std::vector<int32_t> tokens;
-  std::string line;
-  for (int64_t line_number = 1; std::getline(in, line); ++line_number) {
-    PARAMD_RETURN_IF_ERROR(
-        ParseLine(line, path, line_number, options_.vocab_size, &tokens));
-  }
-  if (in.bad()) {
-    return absl::DataLossError(absl::StrCat("nplm: error reading ", path));
-  }
-  return std::make_unique<NplmDataset>(std::move(tokens));
+  int64_t skipped = 0;
+  PARAMD_RETURN_IF_ERROR(ReadDataLines(
+      path, options_.skip_bad_lines,
+      [&](absl::string_view line) {
+        return ParseLine(line, options_.vocab_size, &tokens);
+      },
+      &skipped));
+  auto data = std::make_unique<NplmDataset>(std::move(tokens));
+  *data->mutable_skipped_lines() = skipped;
+  return data;
 }
 
 void NplmModel::Needs(const Dataset& data, int64_t begin, int64_t end,
@@ -389,7 +394,8 @@ BatchStats NplmModel::Compute(const Dataset& data, int64_t begin, int64_t end,
 }
 
 absl::StatusOr<std::unique_ptr<Model>> CreateNplmModel(const JobConfig& job) {
-  PARAMD_ASSIGN_OR_RETURN(const NplmOptions options, ParseOptions(job));
+  PARAMD_ASSIGN_OR_RETURN(NplmOptions options, ParseOptions(job));
+  options.skip_bad_lines = job.skip_bad_lines;
   PARAMD_RETURN_IF_ERROR(CheckTables(job, options));
   return std::make_unique<NplmModel>(options);
 }

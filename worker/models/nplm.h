@@ -35,6 +35,7 @@ struct NplmOptions {
   int64_t vocab_size = 0;     // V
   bool direct = false;        // whether W connects x to the output
   int64_t pad_id = 0;         // context token before the start of a file
+  bool skip_bad_lines = false;  // data.bad_lines: skip
 
   // Words of context, n-1.
   int64_t context() const { return order - 1; }

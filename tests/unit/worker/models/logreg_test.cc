@@ -101,10 +101,10 @@ TEST_F(LogregTest, RejectsBadLinesNamingFileAndLine) {
     const char* message;
   };
   const Case cases[] = {
-      {"1 1:1\n2 1:1\n", ":2: label must be 0, 1, -1 or +1, got '2'"},
-      {"1 1:1\n1 x:1\n", ":2: feature must be idx:value, got 'x:1'"},
-      {"1 1:nan\n", ":1: feature must be idx:value"},
-      {"1 -3:1\n", ":1: feature must be idx:value"},
+      {"1 1:1\n2 1:1\n", ":2: label must be 0, 1, -1 or +1 in '2 1:1'"},
+      {"1 1:1\n1 x:1\n", ":2: feature 1 'x:1' is not idx:value"},
+      {"1 1:nan\n", ":1: feature 1 '1:nan' is not idx:value"},
+      {"1 -3:1\n", ":1: feature 1 '-3:1' is not idx:value"},
   };
   for (const Case& c : cases) {
     auto data = model_->ReadData(WriteData("bad.svm", c.text));
