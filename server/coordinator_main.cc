@@ -17,6 +17,10 @@
 ABSL_FLAG(std::string, config, "", "Path to the cluster YAML.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Address to listen on.");
 ABSL_FLAG(int, port, 7000, "Port to listen on; 0 lets the OS pick.");
+ABSL_FLAG(double, TEST_drop_replies, 0,
+          "Tests only: answer this fraction of the worker calls that change "
+          "state UNAVAILABLE after carrying them out, as if the reply were "
+          "lost.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, write the bound port to this file once listening.");
 
@@ -46,6 +50,7 @@ int main(int argc, char** argv) {
   paramd::Coordinator coordinator(*job, text.str(), *shards);
   coordinator.Restore();
   paramd::CoordinatorService service(&coordinator);
+  service.TEST_DropReplies(absl::GetFlag(FLAGS_TEST_drop_replies));
   int port = 0;
   auto server = paramd::StartServer(
       absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service}, &port);

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/distributions.h"
+#include "absl/random/random.h"
 #include "common/grpc_status.h"
 
 namespace paramd {
@@ -30,6 +32,15 @@ LeaseInfo FromProto(const v1::Lease& lease) {
 }
 
 }  // namespace
+
+ServerUnaryReactor* CoordinatorService::FinishChange(
+    CallbackServerContext* context, const absl::Status& status) {
+  if (status.ok() && drop_replies_ > 0 &&
+      absl::Bernoulli(absl::BitGen(), drop_replies_)) {
+    return Finish(context, absl::UnavailableError("TEST: reply dropped"));
+  }
+  return Finish(context, status);
+}
 
 ServerUnaryReactor* CoordinatorService::RegisterServer(
     CallbackServerContext* context, const v1::RegisterServerRequest* request,
@@ -68,7 +79,7 @@ ServerUnaryReactor* CoordinatorService::RegisterWorker(
         coordinator_->job().heartbeat_interval_s);
     response->set_config_dir(coordinator_->job().base_dir);
   }
-  return Finish(context, id.status());
+  return FinishChange(context, id.status());
 }
 
 ServerUnaryReactor* CoordinatorService::Heartbeat(
@@ -89,7 +100,7 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
   std::vector<std::string> servers;
   absl::StatusOr<LeaseBook::Grant> grant = coordinator_->AcquireShard(
       request->worker_id(), request->request_id(), &lease, &path, &servers);
-  if (!grant.ok()) return Finish(context, grant.status());
+  if (!grant.ok()) return FinishChange(context, grant.status());
   switch (*grant) {
     case LeaseBook::Grant::kLeased:
       response->set_state(v1::AcquireShardResponse::LEASED);
@@ -109,13 +120,13 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
       response->set_state(v1::AcquireShardResponse::DONE);
       break;
   }
-  return Finish(context, absl::OkStatus());
+  return FinishChange(context, absl::OkStatus());
 }
 
 ServerUnaryReactor* CoordinatorService::CompleteShard(
     CallbackServerContext* context, const v1::CompleteShardRequest* request,
     v1::CompleteShardResponse*) {
-  return Finish(
+  return FinishChange(
       context, coordinator_->CompleteShard(
                    request->worker_id(), request->lease_id(),
                    request->examples(), request->loss_sum(), request->clock()));
@@ -124,16 +135,16 @@ ServerUnaryReactor* CoordinatorService::CompleteShard(
 ServerUnaryReactor* CoordinatorService::FailShard(
     CallbackServerContext* context, const v1::FailShardRequest* request,
     v1::FailShardResponse*) {
-  return Finish(context,
-                coordinator_->FailShard(request->worker_id(),
-                                        request->lease_id(), request->error()));
+  return FinishChange(
+      context, coordinator_->FailShard(request->worker_id(),
+                                       request->lease_id(), request->error()));
 }
 
 ServerUnaryReactor* CoordinatorService::ReleaseShard(
     CallbackServerContext* context, const v1::ReleaseShardRequest* request,
     v1::ReleaseShardResponse*) {
-  return Finish(context, coordinator_->ReleaseShard(request->worker_id(),
-                                                    request->lease_id()));
+  return FinishChange(context, coordinator_->ReleaseShard(request->worker_id(),
+                                                          request->lease_id()));
 }
 
 ServerUnaryReactor* CoordinatorService::Checkpoint(

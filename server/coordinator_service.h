@@ -14,6 +14,12 @@ class CoordinatorService final
   explicit CoordinatorService(Coordinator* coordinator)
       : coordinator_(coordinator) {}
 
+  // Test-only fault: answers this fraction of the worker calls that change
+  // state (RegisterWorker, AcquireShard, CompleteShard, FailShard,
+  // ReleaseShard) with UNAVAILABLE after carrying them out, as if the reply
+  // were lost, so the workers retry them. Set before serving.
+  void TEST_DropReplies(double fraction) { drop_replies_ = fraction; }
+
   grpc::ServerUnaryReactor* RegisterServer(
       grpc::CallbackServerContext* context,
       const paramd::v1::RegisterServerRequest* request,
@@ -60,7 +66,12 @@ class CoordinatorService final
       paramd::v1::GetStatusResponse* response) override;
 
  private:
-  Coordinator* const coordinator_;  // Not owned.
+  // Finishes a call that changed state (see TEST_DropReplies).
+  grpc::ServerUnaryReactor* FinishChange(grpc::CallbackServerContext* context,
+                                         const absl::Status& status);
+
+  Coordinator* const coordinator_;
+  double drop_replies_ = 0;  // Not owned.
 };
 
 }  // namespace paramd

@@ -52,10 +52,13 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartDaemon(
 
 absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartCoordinator(
     int port) {
-  PARAMD_ASSIGN_OR_RETURN(
-      std::unique_ptr<Subprocess> coordinator,
-      StartDaemon("paramd-coordinator", "coordinator",
-                  {absl::StrCat("--config=", options_.config_path)}, &port));
+  std::vector<std::string> flags = {
+      absl::StrCat("--config=", options_.config_path)};
+  flags.insert(flags.end(), options_.coordinator_flags.begin(),
+               options_.coordinator_flags.end());
+  PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> coordinator,
+                          StartDaemon("paramd-coordinator", "coordinator",
+                                      std::move(flags), &port));
   coordinator_address_ = absl::StrCat("127.0.0.1:", port);
   return coordinator;
 }

@@ -21,7 +21,8 @@ struct LocalClusterOptions {
   std::string run_dir;      // logs and port files go here
   int num_workers = -1;     // trainers to start; -1: cluster.num_workers
   bool evaluator = true;    // start an evaluator if the job has eval data
-  std::vector<std::string> server_flags;  // more flags for every paramd-ps
+  std::vector<std::string> server_flags;       // more flags for every paramd-ps
+  std::vector<std::string> coordinator_flags;  // more for the coordinator
 };
 
 // Thread-compatible. The destructor stops every process.

@@ -50,6 +50,7 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
   cluster.num_workers = options.num_workers;
   cluster.evaluator = options.evaluator;
   cluster.server_flags = options.server_flags;
+  cluster.coordinator_flags = options.coordinator_flags;
   PARAMD_ASSIGN_OR_RETURN(test->cluster_, LocalCluster::Start(cluster));
   test->coordinator_ = v1::Coordinator::NewStub(
       MakeChannel(test->cluster_->coordinator_address()));

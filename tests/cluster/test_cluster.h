@@ -30,8 +30,10 @@ struct TestClusterOptions {
   // Reuse this folder (data, checkpoints) instead of a fresh one; the data
   // is then not written again.
   std::string dir;
-  // More flags for every parameter server (test hooks).
+  // More flags for every parameter server and for the coordinator (test
+  // hooks).
   std::vector<std::string> server_flags;
+  std::vector<std::string> coordinator_flags;
 };
 
 // Thread-compatible. The destructor stops every process (SIGTERM, then

@@ -15,6 +15,7 @@
 #include "absl/synchronization/barrier.h"
 #include "common/config.h"
 #include "gtest/gtest.h"
+#include "tests/cluster/synthetic_data.h"
 #include "tests/cluster/test_cluster.h"
 #include "worker/ps_client.h"
 
@@ -179,6 +180,49 @@ INSTANTIATE_TEST_SUITE_P(Consistency, LoadTest,
                                                    ? "_dropped_replies"
                                                    : "");
                          });
+
+// A whole job where a quarter of the coordinator's replies to workers and
+// a tenth of the servers' push replies are lost: every shard is still
+// trained exactly once an epoch, no lease is granted that its worker never
+// learned of, and no worker gets a second id.
+TEST(LostRepliesTest, AJobWithLostRepliesKeepsAnExactLedger) {
+  constexpr int kShards = 6;
+  constexpr int kPerShard = 300;
+  TestClusterOptions options;
+  options.config_yaml = R"(
+job: {name: lost-replies, consistency: bsp, epochs: 2, batch_size: 8,
+      lease_timeout_s: 5, heartbeat_interval_s: 0.25}
+cluster: {num_servers: 2}
+data: {train: $DIR/train-*.svm, eval: $DIR/eval.svm}
+model: {type: logreg}
+optimizer: {kind: adagrad, learning_rate: 0.5, initial_accumulator: 0.1}
+tables:
+  - {name: w, type: sparse, width: 1}
+  - {name: bias, type: dense, shape: [1]}
+)";
+  options.num_workers = 2;
+  options.evaluator = true;
+  options.write_data = [](const std::string& dir) {
+    testing::WriteSeparableData(dir, kShards, kPerShard, /*eval_count=*/200,
+                                /*seed=*/3);
+  };
+  options.coordinator_flags = {"--TEST_drop_replies=0.25"};
+  options.server_flags = {"--TEST_drop_replies=0.1"};
+  auto cluster = TestCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto status = (*cluster)->WaitForJob(absl::Seconds(180));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->epochs_status_size(), 2);
+  for (const auto& epoch : status->epochs_status()) {
+    EXPECT_EQ(epoch.shards_done(), kShards);
+    EXPECT_EQ(epoch.completions(), kShards) << "a shard counted twice";
+    EXPECT_EQ(epoch.examples(), uint64_t{kShards} * kPerShard);
+  }
+  EXPECT_EQ(status->expired_leases(), 0) << "a lost grant was renewed";
+  EXPECT_EQ(status->workers_size(), 3) << "a retried registration";
+  ASSERT_EQ(status->eval().count("eval_accuracy"), 1u);
+  EXPECT_GT(status->eval().at("eval_accuracy"), 0.9);
+}
 
 }  // namespace
 }  // namespace paramd
