@@ -38,8 +38,9 @@ absl::StatusOr<paramd::v1::GetStatusResponse> FaultFreeRun(
     const TestClusterOptions& options);
 
 // Expects the faulted run's final held-out loss and accuracy within the
-// tolerance of the fault-free run's: loss within 25% (+0.02), accuracy
-// within 0.02.
+// tolerance of the fault-free run's: loss within 35% (+0.02), accuracy
+// within 0.02. (Fault-free runs alone differ by up to 20% in loss: which
+// shards share a bsp round depends on timing.)
 void ExpectQualityNear(const paramd::v1::GetStatusResponse& faulted,
                        const paramd::v1::GetStatusResponse& fault_free);
 
