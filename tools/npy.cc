@@ -241,6 +241,8 @@ absl::StatusOr<NpyArray> ReadNpy(const std::string& path) {
                            " elements of ", item, " bytes, but ", data.size(),
                            " bytes of data follow the header"));
   }
+  // memcpy's pointers must not be null, even for 0 bytes.
+  if (n == 0) return array;
   if (array.type == NpyType::kFloat32) {
     array.floats.resize(n);
     std::memcpy(array.floats.data(), data.data(), data.size());

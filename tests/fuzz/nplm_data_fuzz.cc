@@ -1,0 +1,42 @@
+// Fuzzes the nplm data reader (whitespace-separated token ids) with
+// arbitrary bytes in a shard file, then trains on whatever it accepts.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "worker/models/model.h"
+
+namespace {
+
+// A tiny direct nplm over a vocabulary of 40 ids, padding with id 3.
+constexpr char kJob[] = R"(job: {name: nplm-fuzz}
+data: {train: "*.ids"}
+model: {type: nplm, order: 3, embedding_dim: 4, hidden: 5, vocab_size: 40,
+        direct: 1, pad_id: 3}
+tables:
+  - {name: C, type: sparse, width: 4}
+  - {name: H, type: dense, shape: [5, 8]}
+  - {name: d, type: dense, shape: [5]}
+  - {name: U, type: dense, shape: [40, 5]}
+  - {name: b, type: dense, shape: [40]}
+  - {name: W, type: dense, shape: [40, 8]}
+)";
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const paramd::JobConfig job = paramd::testing::MustParseJob(kJob);
+  static const std::unique_ptr<paramd::Model> model =
+      paramd::CreateModel(job).value();
+  static paramd::testing::FuzzFile file("nplm");
+  file.Write(paramd::testing::AsText(data, size));
+  absl::StatusOr<std::unique_ptr<paramd::Dataset>> dataset =
+      model->ReadData(file.path());
+  if (!dataset.ok()) return 0;
+  paramd::testing::TrainOnData(job, *model, **dataset, /*seed=*/size,
+                               /*batch_size=*/8, /*max_batches=*/16);
+  return 0;
+}
