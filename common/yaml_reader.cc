@@ -5,8 +5,10 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/escaping.h"
@@ -14,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "yaml-cpp/depthguard.h"
+#include "yaml-cpp/eventhandler.h"
 #include "yaml-cpp/yaml.h"
 
 namespace paramd {
@@ -141,6 +144,50 @@ absl::Status SyntaxError(const std::string& source, const std::string& text,
 
 // The one YAML document in `text`, which must be a map (`expected` says
 // what it should hold).
+// Notes where each document starts; ignores everything else.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Counts the documents of `text`, up to two. yaml-cpp 0.7 finds endless
+// empty documents at a stray ',' (each consumes nothing; YAML::LoadAll then
+// grows without end), so a document starting where the one before did is a
+// syntax error. Throws what yaml-cpp throws.
+absl::StatusOr<int> CountDocuments(const std::string& text,
+                                   const std::string& source) {
+  std::stringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  int count = 0;
+  while (count < 2 && parser.HandleNextDocument(handler)) ++count;
+  if (handler.starts.size() >= 2 &&
+      handler.starts[1].pos <= handler.starts[0].pos) {
+    const YAML::Mark& at = handler.starts[1];
+    const size_t pos = static_cast<size_t>(std::max(at.pos, 0));
+    return Invalid(
+        source, at.line, kTopLevel,
+        absl::StrCat("not valid YAML: unexpected ", Quote(text.substr(pos, 1)),
+                     " at column ", at.column + 1));
+  }
+  return count;
+}
+
 absl::StatusOr<YAML::Node> LoadDocument(const std::string& text,
                                         const std::string& source,
                                         const std::string& expected) {
@@ -151,7 +198,9 @@ absl::StatusOr<YAML::Node> LoadDocument(const std::string& text,
   }
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAll(text);
+    PARAMD_ASSIGN_OR_RETURN(const int count, CountDocuments(text, source));
+    // Only now is LoadAll sure to end: at most two documents follow.
+    if (count > 0) docs = YAML::LoadAll(text);
   } catch (const YAML::Exception& e) {
     return SyntaxError(source, text, e);
   }

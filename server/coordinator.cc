@@ -98,6 +98,19 @@ absl::Status Coordinator::ServerHeartbeat(
     return absl::InvalidArgumentError(absl::StrCat(
         "shard ", shard, " is outside [0, ", servers_.size(), ")"));
   }
+  // Versions below 2^62 leave room to order checkpoints ahead of them.
+  constexpr int64_t kMaxVersion = int64_t{1} << 62;
+  bool versions_ok = report.version() >= 0 && report.version() < kMaxVersion &&
+                     report.checkpoint_version() >= 0 &&
+                     report.checkpoint_version() < kMaxVersion;
+  for (int64_t v : report.checkpoints()) {
+    versions_ok = versions_ok && v >= 0 && v < kMaxVersion;
+  }
+  if (!versions_ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "version, checkpoint_version and checkpoints must be in [0, ",
+        kMaxVersion, ")"));
+  }
   // A server replaced by a newer process of the same shard is fenced off.
   if (!servers_[shard].empty() && !report.address().empty() &&
       report.address() != servers_[shard]) {

@@ -13,6 +13,8 @@ namespace {
 // An order not done by then is dropped (training may have stopped short of
 // its version).
 constexpr absl::Duration kOrderGiveUp = absl::Seconds(120);
+// Most rounds ahead a bsp order is placed (doubling on each miss).
+constexpr int64_t kMaxMargin = int64_t{1} << 20;
 // Records kept, beyond what the servers keep on disk.
 constexpr size_t kRecordsKept = 16;
 
@@ -194,7 +196,8 @@ absl::StatusOr<paramd::v1::CheckpointOrder> Recovery::Order(absl::Time now,
   if (job_.consistency == Consistency::kBsp) {
     // Far enough ahead that every server hears of it first (a heartbeat is
     // half the interval, and the reply may be a beat late).
-    const double ahead = versions_per_s_ * 2 * job_.heartbeat_interval_s;
+    const double ahead = std::min<double>(
+        versions_per_s_ * 2 * job_.heartbeat_interval_s, kMaxMargin);
     const int64_t margin =
         versions_per_s_ > 0
             ? std::max<int64_t>(margin_, static_cast<int64_t>(std::ceil(ahead)))
@@ -249,7 +252,7 @@ std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
                             order_->version(),
                             " was missed by a server already past it; "
                             "ordering it further ahead"));
-    margin_ *= 2;
+    margin_ = std::min(margin_ * 2, kMaxMargin);
     order_.reset();
     (void)Order(now, order_log_size_);
     return std::nullopt;

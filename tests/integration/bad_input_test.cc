@@ -307,11 +307,12 @@ TEST_F(BadInputTest, CoordinatorRetriesAfterLostRepliesChangeNothing) {
     return std::make_pair(status, registered.worker_id());
   };
   // A reply lost: the retry carries the same request id, gets the same id.
-  const auto [first, id] = call_register(99, 0);
-  ASSERT_TRUE(first.ok()) << first.error_message();
+  const auto registered = call_register(99, 0);
+  ASSERT_TRUE(registered.first.ok()) << registered.first.error_message();
+  const uint64_t id = registered.second;
   EXPECT_EQ(call_register(99, 0).second, id);
   // An id near 2^64 would make the next one wrap.
-  const auto [huge, unused] = call_register(0, UINT64_MAX - 1);
+  const grpc::Status huge = call_register(0, UINT64_MAX - 1).first;
   EXPECT_EQ(huge.error_code(), grpc::INVALID_ARGUMENT);
   EXPECT_NE(huge.error_message().find("worker_id"), std::string::npos);
   const uint64_t a = call_register(0, 0).second;

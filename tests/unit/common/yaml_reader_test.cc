@@ -23,6 +23,16 @@ absl::Status Read(const std::string& text,
 
 absl::Status Ignore(const YamlReader&) { return absl::OkStatus(); }
 
+// yaml-cpp 0.7's LoadAll never returns on these (found by config_fuzz).
+TEST(YamlReaderTest, StrayCommaIsASyntaxErrorNotAHang) {
+  EXPECT_EQ(Read(",", Ignore).message(),
+            "test.yaml:1: top level: not valid YAML: unexpected ',' at column "
+            "1");
+  const absl::Status typo = Read(",ob: {name: x}\n", Ignore);
+  EXPECT_EQ(typo.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(typo.message().find("test.yaml:1:"), std::string::npos) << typo;
+}
+
 TEST(YamlReaderTest, RejectsDocumentsThatAreNotOneMap) {
   EXPECT_EQ(Read("", Ignore).message(),
             "test.yaml:1: top level: the file is empty; expected a map of "
