@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
@@ -59,6 +60,10 @@ void Coordinator::SaveLocked() {
 
 absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
                                                     int32_t requested) {
+  if (address.empty() || address.size() > 1024) {
+    return absl::InvalidArgumentError(
+        "address: must be the host:port workers reach the server at");
+  }
   absl::MutexLock lock(&mu_);
   const int32_t n = static_cast<int32_t>(servers_.size());
   if (requested >= n || requested < -1) {
@@ -206,6 +211,9 @@ absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
                                     double loss_sum,
                                     const std::vector<uint64_t>& held,
                                     paramd::v1::HeartbeatResponse* response) {
+  if (!std::isfinite(loss_sum)) {
+    return absl::InvalidArgumentError("loss_sum: must be finite");
+  }
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
   WorkerEntry& entry = workers_[worker];
@@ -263,7 +271,7 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
   if (!std::isfinite(loss_sum)) {
-    return absl::InvalidArgumentError("loss_sum must be finite");
+    return absl::InvalidArgumentError("loss_sum: must be finite");
   }
   return FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
     return book.Complete(worker, lease_id, examples, loss_sum, clock,
@@ -352,6 +360,17 @@ void Coordinator::RollBackLocked(const Rollback& rollback) {
 absl::Status Coordinator::ReportEval(
     uint64_t worker, const std::map<std::string, double>& metrics,
     uint64_t examples_seen, bool final) {
+  for (const auto& [name, value] : metrics) {
+    if (!std::isfinite(value) || name.empty() || name.size() > 64) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "metrics: each needs a name of 1 to 64 bytes and a finite value; "
+          "got '",
+          absl::CHexEscape(name.substr(0, 64)), "' = ", value));
+    }
+  }
+  if (metrics.size() > 64) {
+    return absl::InvalidArgumentError("metrics: at most 64");
+  }
   absl::MutexLock lock(&mu_);
   if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
   eval_ = metrics;

@@ -355,6 +355,73 @@ TEST_F(BadInputTest, CoordinatorRetriesAfterLostRepliesChangeNothing) {
   EXPECT_EQ(status->epochs_status(0).examples(), 1u);
 }
 
+// Every state-changing coordinator call refuses a bad field by name and
+// changes nothing.
+TEST_F(BadInputTest, CoordinatorRefusesBadFieldsByName) {
+  auto trainer = cluster_->RegisterTrainer();
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  auto before = cluster_->Status();
+  ASSERT_TRUE(before.ok());
+  v1::Coordinator::Stub* coordinator = cluster_->coordinator();
+  auto expect = [](const char* what, const grpc::Status& status,
+                   const char* field) {
+    EXPECT_EQ(status.error_code(), grpc::INVALID_ARGUMENT)
+        << what << ": " << status.error_message();
+    EXPECT_NE(status.error_message().find(field), std::string::npos)
+        << what << ": " << status.error_message();
+  };
+  {
+    v1::RegisterServerRequest request;  // no address
+    v1::RegisterServerResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    expect("server without an address",
+           coordinator->RegisterServer(&context, request, &response),
+           "address");
+  }
+  {
+    v1::ServerHeartbeatRequest request;
+    request.set_shard(0);
+    request.set_address(cluster_->cluster().job().name);  // unused: refused
+    request.set_version(-5);
+    v1::ServerHeartbeatResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    expect("negative server version",
+           coordinator->ServerHeartbeat(&context, request, &response),
+           "version");
+  }
+  {
+    v1::HeartbeatRequest request;
+    request.set_worker_id(*trainer);
+    request.set_loss_sum(std::numeric_limits<double>::infinity());
+    v1::HeartbeatResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    expect("infinite loss",
+           coordinator->Heartbeat(&context, request, &response), "loss_sum");
+  }
+  {
+    v1::ReportEvalRequest request;
+    request.set_worker_id(*trainer);
+    (*request.mutable_metrics())["eval_loss"] =
+        std::numeric_limits<double>::quiet_NaN();
+    v1::ReportEvalResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    expect("NaN metric", coordinator->ReportEval(&context, request, &response),
+           "metrics");
+  }
+  auto after = cluster_->Status();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->servers_size(), before->servers_size());
+  for (int s = 0; s < after->servers_size(); ++s) {
+    EXPECT_EQ(after->servers(s), before->servers(s));
+  }
+  EXPECT_TRUE(after->eval().empty());
+  EXPECT_EQ(after->loss_sum(), before->loss_sum());
+}
+
 TEST_F(BadInputTest, CoordinatorRejectsUnknownWorkersAndStaleLeases) {
   v1::AcquireShardRequest acquire;
   acquire.set_worker_id(999);
