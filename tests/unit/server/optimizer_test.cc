@@ -402,5 +402,26 @@ TEST(OptimizerTest, CreateRejectsOutOfRangeFields) {
   }
 }
 
+TEST(OptimizerTest, EveryKindLeavesAnElementWhoseStepIsNotFinite) {
+  for (const char* kind : {"sgd", "momentum", "adagrad", "adam"}) {
+    OptimizerConfig config;
+    config.kind = kind;
+    config.learning_rate = 1e30;
+    std::unique_ptr<Optimizer> opt = MustCreate(config);
+    ASSERT_NE(opt, nullptr);
+    // Element 0's step overflows; element 1's is ordinary.
+    std::vector<float> w = {3e38f, 0.0f};
+    std::vector<float> state = NewState(*opt, 2);
+    const std::vector<float> before_state = state;
+    const std::vector<float> g = {-3e38f, 0.0f};
+    EXPECT_EQ(opt->Apply(0, g, absl::MakeSpan(w), absl::MakeSpan(state)), 1)
+        << kind;
+    EXPECT_EQ(w[0], 3e38f) << kind;
+    for (int k = 0; k < opt->slots(); ++k) {
+      EXPECT_EQ(state[k * 2], before_state[k * 2]) << kind << " slot " << k;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace paramd

@@ -644,5 +644,27 @@ TEST(ShardStoreCheckpointTest, MismatchedCheckpointIsRefusedAndChangesNothing) {
   EXPECT_TRUE(absl::StrContains(status.message(), "of shard 0")) << status;
 }
 
+TEST(ShardStoreTest, RefusesARequestOverTheValueCapBeforeReadingIt) {
+  JobConfig job;
+  job.name = "store-test";
+  job.tables = {DenseConfig("d", {1 << 16})};
+  std::unique_ptr<ShardStore> store = MustCreate(job, 0, 1);
+  ASSERT_NE(store, nullptr);
+  // A small request naming the whole table many times: a 256 MiB reply.
+  Slice whole;
+  whole.table = "d";
+  whole.offset = 0;
+  whole.length = 1 << 16;
+  std::vector<Slice> slices(1000, whole);
+  absl::Status status = store->Validate(slices, /*with_values=*/false);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted) << status;
+  slices.resize(ShardStore::kMaxSlices + 1, whole);
+  slices.resize(ShardStore::kMaxSlices + 1);
+  EXPECT_EQ(store->Validate(slices, false).code(),
+            absl::StatusCode::kInvalidArgument);
+  slices.resize(2);
+  EXPECT_TRUE(store->Validate(slices, false).ok());
+}
+
 }  // namespace
 }  // namespace paramd
