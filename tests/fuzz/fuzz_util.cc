@@ -83,5 +83,23 @@ void TrainOnData(const JobConfig& job, const Model& model, Dataset& data,
   }
 }
 
+DataReaderFuzzer::DataReaderFuzzer(const std::string& job_yaml,
+                                   absl::string_view tag, int64_t batch_size,
+                                   int64_t max_batches)
+    : job_(MustParseJob(job_yaml)),
+      model_(CreateModel(job_).value()),
+      file_(tag),
+      batch_size_(batch_size),
+      max_batches_(max_batches) {}
+
+void DataReaderFuzzer::Run(const uint8_t* data, size_t size) {
+  file_.Write(AsText(data, size));
+  absl::StatusOr<std::unique_ptr<Dataset>> dataset =
+      model_->ReadData(file_.path());
+  if (!dataset.ok()) return;
+  TrainOnData(job_, *model_, **dataset, /*seed=*/size, batch_size_,
+              max_batches_);
+}
+
 }  // namespace testing
 }  // namespace paramd

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -45,6 +46,25 @@ JobConfig MustParseJob(const std::string& yaml);
 // needs a table the job lacks or reports the wrong example count.
 void TrainOnData(const JobConfig& job, const Model& model, Dataset& data,
                  uint64_t seed, int64_t batch_size, int64_t max_batches);
+
+// What the data reader targets share: a model's ReadData fed fuzz bytes
+// through a file, then trained (TrainOnData) on whatever it accepts.
+// Thread-compatible.
+class DataReaderFuzzer {
+ public:
+  // The job is the target's own YAML (aborts if bad); `tag` names its file.
+  DataReaderFuzzer(const std::string& job_yaml, absl::string_view tag,
+                   int64_t batch_size, int64_t max_batches);
+
+  void Run(const uint8_t* data, size_t size);
+
+ private:
+  const JobConfig job_;
+  const std::unique_ptr<Model> model_;
+  FuzzFile file_;
+  const int64_t batch_size_;
+  const int64_t max_batches_;
+};
 
 }  // namespace testing
 }  // namespace paramd
