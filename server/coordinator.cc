@@ -34,8 +34,7 @@ void Coordinator::Restore() {
   if (!state.has_value()) return;
   book_.Resume(state->next_lease_id(), state->expired_leases());
   recovery_.Restore(*state);
-  next_worker_id_ =
-      std::clamp<uint64_t>(state->next_worker_id(), 1, kMaxWorkerId);
+  workers_.Resume(state->next_worker_id());
   reclaim_until_ = absl::Now() + absl::Seconds(job_.lease_timeout_s);
   LogInfo(absl::StrCat("job progress: epoch ", book_.epoch() + 1, "/",
                        job_.epochs, ", ", state->completions_size(),
@@ -46,7 +45,7 @@ absl::Status Coordinator::PersistLocked(const LeaseBook& book) {
   if (!state_files_.enabled()) return absl::OkStatus();
   paramd::v1::CoordinatorState state;
   state.set_job(job_.name);
-  state.set_next_worker_id(next_worker_id_);
+  state.set_next_worker_id(workers_.next_id());
   for (const auto& done : book.log()) *state.add_completions() = done;
   state.set_expired_leases(book.expired());
   state.set_next_lease_id(book.next_lease_id());
@@ -131,39 +130,21 @@ absl::Status Coordinator::ServerHeartbeat(
   }
   recovery_.Report(report, absl::Now());
   recovery_.FillResponse(shard, response);
-  for (uint64_t id : LiveTrainersLocked()) response->add_live_workers(id);
+  for (uint64_t id : workers_.LiveTrainers()) response->add_live_workers(id);
   response->set_workers_known(absl::Now() >= reclaim_until_);
   return absl::OkStatus();
-}
-
-std::vector<uint64_t> Coordinator::LiveTrainersLocked() const {
-  std::vector<uint64_t> live;
-  for (const auto& [id, w] : workers_) {
-    if (w.alive && w.role == "trainer") live.push_back(id);
-  }
-  return live;
 }
 
 absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
     const std::string& host, const std::string& role, uint64_t old_id,
     uint64_t request_id, std::optional<LeaseInfo>* held,
     std::vector<std::string>* servers) {
-  if (role != "trainer" && role != "evaluator") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("role must be trainer or evaluator, got '", role, "'"));
-  }
-  if (old_id >= kMaxWorkerId) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "worker_id: ", old_id, " is not an id this coordinator issues (below ",
-        kMaxWorkerId, ")"));
-  }
+  PARAMD_RETURN_IF_ERROR(WorkerRegistry::CheckRegistration(role, old_id));
   absl::MutexLock lock(&mu_);
-  for (const auto& [id, w] : workers_) {
-    if (request_id != 0 && w.register_request == request_id) {
-      *servers = servers_;
-      held->reset();
-      return id;  // a retry whose first reply was lost
-    }
+  if (std::optional<uint64_t> id = workers_.FindRegistration(request_id)) {
+    *servers = servers_;
+    held->reset();
+    return *id;  // a retry whose first reply was lost
   }
   for (size_t s = 0; s < servers_.size(); ++s) {
     if (servers_[s].empty()) {
@@ -171,17 +152,9 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
           absl::StrCat("waiting for parameter server ", s, " to register"));
     }
   }
-  if (old_id != 0 && workers_.count(old_id) > 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("worker id ", old_id, " is already registered"));
-  }
-  const uint64_t id = old_id != 0 ? old_id : next_worker_id_;
-  next_worker_id_ = std::max(next_worker_id_, id + 1);
-  WorkerEntry& entry = workers_[id];
-  entry.host = host;
-  entry.role = role;
-  entry.last_seen = absl::Now();
-  entry.register_request = request_id;
+  PARAMD_ASSIGN_OR_RETURN(
+      const uint64_t id,
+      workers_.Add(host, role, old_id, request_id, absl::Now()));
   *servers = servers_;
   if (held->has_value()) {
     if ((*held)->generation == recovery_.generation() &&
@@ -199,14 +172,6 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
   return id;
 }
 
-absl::Status Coordinator::CheckWorkerLocked(uint64_t worker) const {
-  if (workers_.count(worker) == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("worker ", worker, " is not registered (register again)"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
                                     double loss_sum,
                                     const std::vector<uint64_t>& held,
@@ -215,8 +180,8 @@ absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
     return absl::InvalidArgumentError("loss_sum: must be finite");
   }
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
-  WorkerEntry& entry = workers_[worker];
+  PARAMD_ASSIGN_OR_RETURN(WorkerEntry * entry_ptr, workers_.Find(worker));
+  WorkerEntry& entry = *entry_ptr;
   if (!entry.alive) {
     LogInfo(absl::StrCat("worker ", worker, " is back"));
   }
@@ -238,8 +203,8 @@ absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(
     uint64_t worker, uint64_t request_id, LeaseInfo* lease, std::string* path,
     std::vector<std::string>* servers) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
-  WorkerEntry& entry = workers_[worker];
+  PARAMD_ASSIGN_OR_RETURN(WorkerEntry * entry_ptr, workers_.Find(worker));
+  WorkerEntry& entry = *entry_ptr;
   if (entry.role != "trainer") {
     return absl::FailedPreconditionError("only trainers lease shards");
   }
@@ -269,7 +234,7 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
                                         uint64_t examples, double loss_sum,
                                         int64_t clock) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
+  PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   if (!std::isfinite(loss_sum)) {
     return absl::InvalidArgumentError("loss_sum: must be finite");
   }
@@ -282,7 +247,7 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
 absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
                                     const std::string& error) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
+  PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   // Kept short: it is stored in every state file and shown in status.
   const std::string reason = error.substr(0, 512);
   auto it = book_.leases().find(lease_id);
@@ -302,7 +267,8 @@ absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
 absl::Status Coordinator::FinishLeaseLocked(
     uint64_t worker, uint64_t lease_id,
     const std::function<absl::Status(LeaseBook&)>& finish) {
-  WorkerEntry& entry = workers_[worker];
+  PARAMD_ASSIGN_OR_RETURN(WorkerEntry * entry_ptr, workers_.Find(worker));
+  WorkerEntry& entry = *entry_ptr;
   if (lease_id != 0 && lease_id == entry.completed_lease) {
     return absl::OkStatus();  // a retry whose first reply was lost
   }
@@ -327,7 +293,7 @@ absl::Status Coordinator::FinishLeaseLocked(
 
 absl::Status Coordinator::ReleaseShard(uint64_t worker, uint64_t lease_id) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
+  PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   return book_.Return(worker, lease_id);
 }
 
@@ -372,7 +338,7 @@ absl::Status Coordinator::ReportEval(
     return absl::InvalidArgumentError("metrics: at most 64");
   }
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = CheckWorkerLocked(worker); !s.ok()) return s;
+  PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   eval_ = metrics;
   eval_["examples_seen"] = static_cast<double>(examples_seen);
   eval_final_ = eval_final_ || final;
@@ -383,14 +349,11 @@ void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   const absl::Duration timeout = absl::Seconds(job_.lease_timeout_s);
-  for (auto& [id, w] : workers_) {
-    if (w.alive && now - w.last_seen > timeout) {
-      w.alive = false;
-      book_.Release(id);
-      LogWarning(absl::StrCat("worker ", id, " missed heartbeats for ",
-                              absl::FormatDuration(now - w.last_seen),
-                              ": marked dead, leases released"));
-    }
+  for (const auto& [id, silent] : workers_.MarkSilentDead(now, timeout)) {
+    book_.Release(id);
+    LogWarning(absl::StrCat("worker ", id, " missed heartbeats for ",
+                            absl::FormatDuration(silent),
+                            ": marked dead, leases released"));
   }
   if (int n = book_.Expire(now); n > 0) {
     LogWarning(absl::StrCat(n, " lease(s) expired and were requeued"));
@@ -400,24 +363,6 @@ void Coordinator::Tick() {
   }
   const bool ordered = recovery_.MaybeOrder(now, book_.log().size());
   if (recovery_.MaybeFinish(now).has_value() || ordered) SaveLocked();
-}
-
-void Coordinator::FillEpochsLocked(
-    paramd::v1::GetStatusResponse* status) const {
-  const auto& ledger = book_.ledger();
-  for (size_t e = 0; e < ledger.size(); ++e) {
-    paramd::v1::EpochStatus* out = status->add_epochs_status();
-    out->set_epoch(static_cast<int32_t>(e));
-    out->set_shards_done(ledger[e].shards_done);
-    int32_t completions = 0;
-    for (int32_t c : ledger[e].completions) completions += c;
-    out->set_completions(completions);
-    out->set_examples(ledger[e].examples);
-    out->set_failed(ledger[e].failed);
-    out->set_train_loss(ledger[e].examples == 0
-                            ? 0.0
-                            : ledger[e].loss_sum / ledger[e].examples);
-  }
 }
 
 paramd::v1::GetStatusResponse Coordinator::Status() {
@@ -432,43 +377,14 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   status.set_uptime_s(absl::ToDoubleSeconds(now - started_));
   status.set_expired_leases(book_.expired());
   for (const std::string& s : servers_) status.add_servers(s);
-  uint64_t examples = 0;
-  double loss_sum = 0;
-  for (const auto& [id, w] : workers_) {
-    loss_sum += w.loss_sum;
-    paramd::v1::WorkerStatus* out = status.add_workers();
-    out->set_worker_id(id);
-    out->set_host(w.host);
-    out->set_role(w.role);
-    out->set_alive(w.alive);
-    out->set_last_seen_s(absl::ToDoubleSeconds(now - w.last_seen));
-    out->set_examples(w.examples);
-    examples += w.examples;
-  }
+  const auto [examples, loss_sum] = workers_.FillStatus(now, &status);
   // Heartbeats lag; completed shards are exact. Report the larger.
   uint64_t completed = 0;
   for (const EpochLedger& e : book_.ledger()) completed += e.examples;
   status.set_examples(std::max(examples, completed));
   status.set_loss_sum(loss_sum);
   status.set_loss_examples(examples);
-  for (const auto& [id, lease] : book_.leases()) {
-    paramd::v1::LeaseStatus* out = status.add_leases();
-    out->mutable_lease()->set_lease_id(id);
-    out->mutable_lease()->set_shard(lease.shard);
-    out->mutable_lease()->set_epoch(lease.epoch);
-    out->mutable_lease()->set_path(shards_[lease.shard]);
-    out->set_worker_id(lease.worker_id);
-    out->set_remaining_s(absl::ToDoubleSeconds(lease.deadline - now));
-  }
-  FillEpochsLocked(&status);
-  for (const paramd::v1::Completion& done : book_.log()) {
-    if (done.error().empty()) continue;
-    paramd::v1::ShardFailure* failure = status.add_failed_shards();
-    failure->set_epoch(done.epoch());
-    failure->set_shard(done.shard());
-    failure->set_path(shards_[done.shard()]);
-    failure->set_error(done.error());
-  }
+  book_.FillStatus(shards_, now, &status);
   for (const auto& [name, value] : eval_)
     (*status.mutable_eval())[name] = value;
   status.set_eval_final(eval_final_);

@@ -21,15 +21,13 @@
 #include "server/coordinator_state.h"
 #include "server/lease_book.h"
 #include "server/recovery.h"
+#include "server/worker_registry.h"
 
 namespace paramd {
 
 // Thread-safe.
 class Coordinator {
  public:
-  // Worker ids are below this, so the next id never wraps.
-  static constexpr uint64_t kMaxWorkerId = uint64_t{1} << 48;
-
   // `config_yaml` is the text the job was parsed from, handed to every
   // daemon; `shards` are the training files in order.
   Coordinator(JobConfig job, std::string config_yaml,
@@ -65,7 +63,8 @@ class Coordinator {
   // left set, else cleared). A registration repeating `request_id` (not 0)
   // of an earlier one returns that one's id and changes nothing. Fails
   // with Unavailable until every shard has a server, and InvalidArgument
-  // for an unknown role, an id in use or an id of kMaxWorkerId or more.
+  // for an unknown role, an id in use or an id of WorkerRegistry::kMaxWorkerId
+  // or more.
   absl::StatusOr<uint64_t> RegisterWorker(const std::string& host,
                                           const std::string& role,
                                           uint64_t old_id, uint64_t request_id,
@@ -125,27 +124,6 @@ class Coordinator {
   paramd::v1::GetStatusResponse Status() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct WorkerEntry {
-    std::string host;
-    std::string role;
-    bool alive = true;
-    absl::Time last_seen;
-    uint64_t examples = 0;
-    double loss_sum = 0;
-    uint64_t register_request = 0;  // RegisterWorker's request_id
-    // The latest AcquireShard: its request_id and answer.
-    uint64_t acquire_request = 0;
-    LeaseBook::Grant acquire_grant = LeaseBook::Grant::kWait;
-    LeaseInfo acquire_lease;
-    uint64_t completed_lease = 0;  // the latest lease completed
-  };
-
-  absl::Status CheckWorkerLocked(uint64_t worker) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::vector<uint64_t> LiveTrainersLocked() const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  void FillEpochsLocked(paramd::v1::GetStatusResponse* status) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Ends `worker`'s lease `lease_id` with `finish` applied to a copy of the
   // lease book, which replaces the book once it is saved. A repeat of the
   // worker's latest finished lease is OK and changes nothing.
@@ -171,8 +149,7 @@ class Coordinator {
 
   mutable absl::Mutex mu_;
   std::vector<std::string> servers_ ABSL_GUARDED_BY(mu_);  // "" = free
-  std::map<uint64_t, WorkerEntry> workers_ ABSL_GUARDED_BY(mu_);
-  uint64_t next_worker_id_ ABSL_GUARDED_BY(mu_) = 1;
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   LeaseBook book_ ABSL_GUARDED_BY(mu_);
   Recovery recovery_ ABSL_GUARDED_BY(mu_);
   // After a restart, leases are handed out only from then, so workers

@@ -172,4 +172,39 @@ void LeaseBook::Release(uint64_t worker) {
   }
 }
 
+void LeaseBook::FillStatus(const std::vector<std::string>& shards,
+                           absl::Time now,
+                           paramd::v1::GetStatusResponse* status) const {
+  for (const auto& [id, lease] : leases_) {
+    paramd::v1::LeaseStatus* out = status->add_leases();
+    out->mutable_lease()->set_lease_id(id);
+    out->mutable_lease()->set_shard(lease.shard);
+    out->mutable_lease()->set_epoch(lease.epoch);
+    out->mutable_lease()->set_path(shards[lease.shard]);
+    out->set_worker_id(lease.worker_id);
+    out->set_remaining_s(absl::ToDoubleSeconds(lease.deadline - now));
+  }
+  for (size_t e = 0; e < ledger_.size(); ++e) {
+    const EpochLedger& ledger = ledger_[e];
+    paramd::v1::EpochStatus* out = status->add_epochs_status();
+    out->set_epoch(static_cast<int32_t>(e));
+    out->set_shards_done(ledger.shards_done);
+    int32_t completions = 0;
+    for (int32_t c : ledger.completions) completions += c;
+    out->set_completions(completions);
+    out->set_examples(ledger.examples);
+    out->set_failed(ledger.failed);
+    out->set_train_loss(
+        ledger.examples == 0 ? 0.0 : ledger.loss_sum / ledger.examples);
+  }
+  for (const paramd::v1::Completion& done : log_) {
+    if (done.error().empty()) continue;
+    paramd::v1::ShardFailure* failure = status->add_failed_shards();
+    failure->set_epoch(done.epoch());
+    failure->set_shard(done.shard());
+    failure->set_path(shards[done.shard()]);
+    failure->set_error(done.error());
+  }
+}
+
 }  // namespace paramd

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "paramd/v1/checkpoint.pb.h"
+#include "paramd/v1/coordinator.pb.h"
 
 namespace paramd {
 
@@ -87,6 +88,11 @@ class LeaseBook {
 
   // Drops every lease `worker` holds (it died), returning them to the queue.
   void Release(uint64_t worker);
+
+  // Adds the leases (with the paths of `shards`), the epochs' ledgers and
+  // the failed shards to `status`.
+  void FillStatus(const std::vector<std::string>& shards, absl::Time now,
+                  paramd::v1::GetStatusResponse* status) const;
 
   int32_t epoch() const { return epoch_; }
   int32_t epochs() const { return epochs_; }
