@@ -165,10 +165,10 @@ class DocumentStarts : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
-// Counts the documents of `text`, up to two. yaml-cpp 0.7 finds endless
-// empty documents at a stray ',' (each consumes nothing; YAML::LoadAll then
-// grows without end), so a document starting where the one before did is a
-// syntax error. Throws what yaml-cpp throws.
+// Returns how many documents `text` holds (0 or 1), or why it is refused:
+// a second document. yaml-cpp 0.7 finds endless empty documents at a stray
+// ',' (YAML::LoadAll then grows without end), so documents are counted
+// here, stopping at the second. Throws what yaml-cpp throws.
 absl::StatusOr<int> CountDocuments(const std::string& text,
                                    const std::string& source) {
   std::stringstream in(text);
@@ -176,16 +176,20 @@ absl::StatusOr<int> CountDocuments(const std::string& text,
   DocumentStarts handler;
   int count = 0;
   while (count < 2 && parser.HandleNextDocument(handler)) ++count;
-  if (handler.starts.size() >= 2 &&
-      handler.starts[1].pos <= handler.starts[0].pos) {
-    const YAML::Mark& at = handler.starts[1];
-    const size_t pos = static_cast<size_t>(std::max(at.pos, 0));
-    return Invalid(
-        source, at.line, kTopLevel,
-        absl::StrCat("not valid YAML: unexpected ", Quote(text.substr(pos, 1)),
-                     " at column ", at.column + 1));
+  if (count < 2) return count;
+  // A second document: refused here, as LoadAll might never return. One
+  // that is not opened by "---" is yaml-cpp's endless empty document.
+  const YAML::Mark& at = handler.starts[1];
+  const size_t pos =
+      std::min(static_cast<size_t>(std::max(at.pos, 0)), text.size());
+  if (text.compare(pos, 3, "---") == 0) {
+    return Invalid(source, at.line, kTopLevel,
+                   "a second YAML document (after ---); a config is one");
   }
-  return count;
+  return Invalid(
+      source, at.line, kTopLevel,
+      absl::StrCat("not valid YAML: unexpected ", Quote(text.substr(pos, 1)),
+                   " at column ", at.column + 1));
 }
 
 absl::StatusOr<YAML::Node> LoadDocument(const std::string& text,
@@ -199,18 +203,13 @@ absl::StatusOr<YAML::Node> LoadDocument(const std::string& text,
   std::vector<YAML::Node> docs;
   try {
     PARAMD_ASSIGN_OR_RETURN(const int count, CountDocuments(text, source));
-    // Only now is LoadAll sure to end: at most two documents follow.
-    if (count > 0) docs = YAML::LoadAll(text);
+    if (count == 1) docs.push_back(YAML::Load(text));
   } catch (const YAML::Exception& e) {
     return SyntaxError(source, text, e);
   }
   if (docs.empty()) {
     return Invalid(source, 0, kTopLevel,
                    absl::StrCat("the file is empty; expected ", expected));
-  }
-  if (docs.size() > 1) {
-    return Invalid(source, LineOf(docs[1], 0), kTopLevel,
-                   "a second YAML document (after ---); a config is one");
   }
   if (!docs[0].IsMap()) {
     return Invalid(

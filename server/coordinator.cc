@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -245,7 +246,7 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
 }
 
 absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
-                                    const std::string& error) {
+                                    const std::string& error, bool unreadable) {
   absl::MutexLock lock(&mu_);
   PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   // Kept short: it is stored in every state file and shown in status.
@@ -253,6 +254,18 @@ absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
   auto it = book_.leases().find(lease_id);
   const std::string path =
       it == book_.leases().end() ? "" : shards_[it->second.shard];
+  if (unreadable && it != book_.leases().end() &&
+      workers_.LiveTrainers().size() >= 2) {
+    // Maybe only this host cannot read it: a second worker must fail too.
+    std::set<uint64_t>& failed =
+        unreadable_[{it->second.epoch, it->second.shard}];
+    failed.insert(worker);
+    if (failed.size() < 2) {
+      LogWarning(absl::StrCat("worker ", worker, " cannot read ", path, ": ",
+                              reason, "; another worker will try it"));
+      return book_.Return(worker, lease_id);
+    }
+  }
   PARAMD_RETURN_IF_ERROR(
       FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
         return book.Fail(worker, lease_id, reason, absl::Now());

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -97,10 +98,13 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Records the shard of `lease_id` done, and failed: the worker could not
-  // read it (`error`, naming the file and line, is shown in status). Fails
-  // like CompleteShard.
+  // read it (`error`, naming the file and line, is shown in status). When
+  // it could not open the file at all (`unreadable`) and two or more
+  // trainers are live, the shard goes back to the queue instead until a
+  // second worker fails to read it too. Fails like CompleteShard.
   absl::Status FailShard(uint64_t worker, uint64_t lease_id,
-                         const std::string& error) ABSL_LOCKS_EXCLUDED(mu_);
+                         const std::string& error, bool unreadable)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // Takes back an unfinished lease.
   absl::Status ReleaseShard(uint64_t worker, uint64_t lease_id)
@@ -157,6 +161,9 @@ class Coordinator {
   absl::Time reclaim_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   CoordinatorStateFiles state_files_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, double> eval_ ABSL_GUARDED_BY(mu_);
+  // Workers that could not open a shard, by (epoch, shard).
+  std::map<std::pair<int32_t, int32_t>, std::set<uint64_t>> unreadable_
+      ABSL_GUARDED_BY(mu_);
   bool eval_final_ ABSL_GUARDED_BY(mu_) = false;
 };
 

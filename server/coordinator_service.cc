@@ -135,9 +135,9 @@ ServerUnaryReactor* CoordinatorService::CompleteShard(
 ServerUnaryReactor* CoordinatorService::FailShard(
     CallbackServerContext* context, const v1::FailShardRequest* request,
     v1::FailShardResponse*) {
-  return FinishChange(
-      context, coordinator_->FailShard(request->worker_id(),
-                                       request->lease_id(), request->error()));
+  return FinishChange(context, coordinator_->FailShard(
+                                   request->worker_id(), request->lease_id(),
+                                   request->error(), request->unreadable()));
 }
 
 ServerUnaryReactor* CoordinatorService::ReleaseShard(

@@ -105,6 +105,8 @@ absl::Status LeaseBook::Return(uint64_t worker, uint64_t lease_id) {
 
 bool LeaseBook::Reclaim(uint64_t worker, const LeaseInfo& held,
                         absl::Time now) {
+  // The id comes from a client: one near 2^64 would wrap later grants.
+  if (held.lease_id == 0 || held.lease_id >= kMaxLeaseId) return false;
   if (held.epoch != epoch_ || leases_.count(held.lease_id) > 0) return false;
   auto queued = std::find(queue_.begin(), queue_.end(), held.shard);
   if (queued == queue_.end()) return false;

@@ -46,6 +46,9 @@ class LeaseBook {
  public:
   enum class Grant { kLeased, kWait, kDone };
 
+  // Lease ids are below this, so the next id never wraps.
+  static constexpr uint64_t kMaxLeaseId = uint64_t{1} << 48;
+
   LeaseBook(int32_t num_shards, int32_t epochs, absl::Duration timeout);
 
   // Gives `worker` the next shard. Returns kWait when every remaining shard
@@ -73,7 +76,8 @@ class LeaseBook {
   absl::Status Return(uint64_t worker, uint64_t lease_id);
 
   // Re-creates `held` (same id) for `worker` if its shard is still queued
-  // in the current epoch; returns whether it did. For a worker that comes
+  // in the current epoch and its id is in [1, kMaxLeaseId); returns whether
+  // it did. For a worker that comes
   // back after the coordinator restarted.
   bool Reclaim(uint64_t worker, const LeaseInfo& held, absl::Time now);
 

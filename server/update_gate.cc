@@ -198,7 +198,8 @@ void UpdateGate::AfterBarrierShrank() {
 absl::Status UpdateGate::Leave(uint64_t worker) {
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Status s = CheckLiveLocked(worker); !s.ok()) return s;
+    // A worker not live is not in the barrier: nothing to do.
+    if (!CheckLiveLocked(worker).ok()) return absl::OkStatus();
     participants_.erase(worker);
   }
   AfterBarrierShrank();
@@ -221,57 +222,61 @@ void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
                               std::function<void(PullState)> ready) {
   PullState state = PullState::kReady;
   bool moved_due = false;
-  bool closed = false;
-  {
+  if (clock >= 0) {
+    // One critical section: a pull cannot park after Close() emptied the
+    // waiters, or it would never be answered.
     absl::MutexLock lock(&mu_);
-    closed = closed_;
-  }
-  if (closed) {
-    state = PullState::kClosed;
-  } else if (consistency_ != Consistency::kAsp && clock >= 0) {
-    absl::MutexLock lock(&mu_);
-    auto due = participants_.find(worker);
-    const bool joined = due != participants_.end();
-    if (!CheckLiveLocked(worker).ok()) {
+    if (closed_) {
+      state = PullState::kClosed;
+    } else if (!CheckLiveLocked(worker).ok()) {
       state = PullState::kNotLive;
     } else if (!CheckGenerationLocked(generation).ok()) {
       state = PullState::kAborted;
-    } else if (clock < version_ || (!joined && clock > version_)) {
-      // Behind, or ahead of a server that was reset: re-sync at version.
-      state = PullState::kBehind;
+    } else if (consistency_ == Consistency::kAsp) {
+      NoteAspPullLocked(worker, clock);
     } else {
-      // Join, or move forward a worker that re-synced to a later clock.
-      moved_due = joined && due->second != clock;
-      participants_[worker] = clock;
-      // A worker joining anew counts its pushes from here: a push of an
-      // earlier clock is refused as not due, so dedup by clock restarts.
-      if (!joined) last_clock_.erase(worker);
-      if (clock > version_ + staleness_) {
-        waiters_.push_back({clock, deadline, std::move(ready)});
-        ready = nullptr;
-      } else {
-        max_lead_ = std::max(max_lead_, clock - version_);
-      }
-    }
-  } else if (clock >= 0) {
-    absl::MutexLock lock(&mu_);
-    if (!CheckLiveLocked(worker).ok()) {
-      state = PullState::kNotLive;
-    } else if (!CheckGenerationLocked(generation).ok()) {
-      state = PullState::kAborted;
-    } else if (auto last = last_clock_.find(worker);
-               last != last_clock_.end() && clock <= last->second) {
-      // asp: a worker pulls at c only after pushing c - 1, so a pull at a
-      // clock already pushed comes from a worker that started over under
-      // the same id (a coordinator restarted without its state): count its
-      // pushes afresh rather than drop them as repeats.
-      last_clock_.erase(last);
+      state = JoinLocked(worker, clock, deadline, &ready, &moved_due);
     }
   }
   // Moving a worker's due clock forward may complete a round or raise the
   // slowest clock.
   if (moved_due) AfterBarrierShrank();
   if (ready) ready(state);
+}
+
+void UpdateGate::NoteAspPullLocked(uint64_t worker, int64_t clock) {
+  // A worker pulls at c only after pushing c - 1, so a pull at a clock
+  // already pushed comes from a worker that started over under the same id
+  // (a coordinator restarted without its state): count its pushes afresh
+  // rather than drop them as repeats.
+  auto last = last_clock_.find(worker);
+  if (last != last_clock_.end() && clock <= last->second) {
+    last_clock_.erase(last);
+  }
+}
+
+UpdateGate::PullState UpdateGate::JoinLocked(
+    uint64_t worker, int64_t clock, absl::Time deadline,
+    std::function<void(PullState)>* ready, bool* moved_due) {
+  auto due = participants_.find(worker);
+  const bool joined = due != participants_.end();
+  if (clock < version_ || (!joined && clock > version_)) {
+    // Behind, or ahead of a server that was reset: re-sync at version.
+    return PullState::kBehind;
+  }
+  // Join, or move forward a worker that re-synced to a later clock.
+  *moved_due = joined && due->second != clock;
+  participants_[worker] = clock;
+  // A worker joining anew counts its pushes from here: a push of an earlier
+  // clock is refused as not due, so dedup by clock restarts.
+  if (!joined) last_clock_.erase(worker);
+  if (clock > version_ + staleness_) {
+    waiters_.push_back({clock, deadline, std::move(*ready)});
+    *ready = nullptr;
+  } else {
+    max_lead_ = std::max(max_lead_, clock - version_);
+  }
+  return PullState::kReady;
 }
 
 void UpdateGate::Close() {

@@ -54,8 +54,8 @@ class UpdateGate {
                                int64_t clock, const std::vector<Slice>& slices)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
-  // Removes `worker` from the barrier. Fails like Push for a worker that
-  // is not live.
+  // Removes `worker` from the barrier. A worker that is not live is not in
+  // it (see SetLiveWorkers): then nothing changes. Returns OK.
   absl::Status Leave(uint64_t worker) ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
   // The live trainers, as the coordinator lists them. Only these may push,
@@ -123,6 +123,15 @@ class UpdateGate {
   // Aborted unless `generation` is the current one.
   absl::Status CheckGenerationLocked(uint64_t generation) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // asp: restarts the dedup of a worker whose pull shows it started over.
+  void NoteAspPullLocked(uint64_t worker, int64_t clock)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // bsp and ssp: joins `worker` to the barrier at `clock`, parking `ready`
+  // (moved out, left null) until it may read; or says it is behind. Sets
+  // *moved_due when its due clock moved forward.
+  PullState JoinLocked(uint64_t worker, int64_t clock, absl::Time deadline,
+                       std::function<void(PullState)>* ready, bool* moved_due)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unavailable unless `worker` is live.
   absl::Status CheckLiveLocked(uint64_t worker) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

@@ -40,6 +40,9 @@ absl::StatusOr<uint64_t> WorkerRegistry::Add(const std::string& host,
         absl::StrCat("worker id ", old_id, " is already registered"));
   }
   const uint64_t id = old_id != 0 ? old_id : next_id_;
+  if (id >= kMaxWorkerId) {
+    return absl::ResourceExhaustedError("worker ids are used up");
+  }
   next_id_ = std::max(next_id_, id + 1);
   WorkerEntry& entry = workers_[id];
   entry.host = host;

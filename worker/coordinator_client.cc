@@ -98,11 +98,13 @@ absl::Status CoordinatorClient::Release(uint64_t worker, uint64_t lease_id) {
 }
 
 absl::Status CoordinatorClient::FailShard(uint64_t worker, uint64_t lease_id,
-                                          const std::string& error) {
+                                          const std::string& error,
+                                          bool unreadable) {
   v1::FailShardRequest request;
   request.set_worker_id(worker);
   request.set_lease_id(lease_id);
   request.set_error(error);
+  request.set_unreadable(unreadable);
   v1::FailShardResponse response;
   return Call(&v1::Coordinator::Stub::FailShard, request, &response);
 }

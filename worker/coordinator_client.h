@@ -48,7 +48,7 @@ class CoordinatorClient {
                         double loss_sum, int64_t clock);
   absl::Status Release(uint64_t worker, uint64_t lease_id);
   absl::Status FailShard(uint64_t worker, uint64_t lease_id,
-                         const std::string& error);
+                         const std::string& error, bool unreadable);
   absl::StatusOr<paramd::v1::CheckpointResponse> Checkpoint();
   absl::Status ReportEval(uint64_t worker,
                           const std::map<std::string, double>& metrics,

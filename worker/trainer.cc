@@ -14,6 +14,7 @@ namespace v1 = ::paramd::v1;
 constexpr absl::Duration kWaitPoll = absl::Milliseconds(100);
 // Heartbeat intervals to wait for a restarted coordinator to know us again.
 constexpr int kCompleteAttempts = 10;
+constexpr absl::Duration kUnreadableBackoff = absl::Seconds(1);
 
 // Failures that end a lease but not the worker: the servers moved to a new
 // generation (Aborted), stayed unreachable (Unavailable, DeadlineExceeded),
@@ -84,9 +85,14 @@ absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
   const absl::Time granted = granted_;
   LogInfo(absl::StrCat("epoch ", lease.epoch() + 1, ": training shard ",
                        lease.shard(), " (", lease.path(), ")"));
+  // Held from now on, so heartbeats renew it while the shard is read.
+  context_.view->set_held(lease);
   absl::StatusOr<std::unique_ptr<Dataset>> read =
       context_.model->ReadData(lease.path());
-  if (!read.ok()) return FailShard(lease, read.status());
+  if (!read.ok()) {
+    context_.view->set_held(std::nullopt);
+    return FailShard(lease, read.status());
+  }
   std::unique_ptr<Dataset> data = std::move(read).value();
   if (data->skipped_lines() > 0) {
     LogWarning(absl::StrCat(lease.path(), ": ", data->skipped_lines(),
@@ -96,7 +102,6 @@ absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
   if (context_.job->shuffle)
     data->Shuffle(ShardShuffleSeed(lease.epoch(), lease.shard()));
   Connect({grant.servers().begin(), grant.servers().end()}, lease, granted);
-  context_.view->set_held(lease);
   BatchStats shard;
   absl::Status status;
   for (int64_t begin = 0; begin < data->size() && status.ok();
@@ -118,10 +123,16 @@ absl::Status Trainer::TrainShard(const v1::AcquireShardResponse& grant) {
   if (status.ok()) {
     // NotFound: the coordinator restarted and has not heard from us again
     // yet; the heartbeat thread re-registers, keeping the lease.
-    for (int attempt = 0; attempt < kCompleteAttempts; ++attempt) {
+    // Unavailable: it could not save the completion, or cannot be reached.
+    // The shard is trained: keep asking rather than train it again.
+    for (int attempt = 1;; ++attempt) {
       status = context_.coordinator->Complete(
           me, lease.lease_id(), shard.examples, shard.loss_sum, clock_);
-      if (!absl::IsNotFound(status)) break;
+      const bool again =
+          (absl::IsNotFound(status) && attempt < kCompleteAttempts) ||
+          (absl::IsUnavailable(status) && !context_.stop->load() &&
+           !context_.view->Revoked(lease, granted));
+      if (!again) break;
       absl::SleepFor(absl::Seconds(context_.job->heartbeat_interval_s));
     }
   }
@@ -151,13 +162,19 @@ absl::Status Trainer::FailShard(const v1::Lease& lease,
   LogError(absl::StrCat("shard ", lease.shard(), " of epoch ",
                         lease.epoch() + 1,
                         " cannot be read: ", error.message()));
+  // A file that cannot be opened may be this host's fault (a missing
+  // mount): the coordinator lets another worker try it first.
+  const bool unreadable =
+      !absl::IsInvalidArgument(error) && !absl::IsDataLoss(error);
   absl::Status reported = context_.coordinator->FailShard(
       context_.view->worker_id(), lease.lease_id(),
-      std::string(error.message()));
+      std::string(error.message()), unreadable);
   if (!reported.ok()) {
     LogWarning(
         absl::StrCat("could not report the bad shard: ", reported.message()));
   }
+  // Not at once back for the same shard, which may have been requeued.
+  if (unreadable) absl::SleepFor(kUnreadableBackoff);
   return absl::OkStatus();
 }
 

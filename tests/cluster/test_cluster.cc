@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -72,6 +73,19 @@ absl::StatusOr<v1::GetStatusResponse> TestCluster::Status() {
   PARAMD_RETURN_IF_ERROR(FromGrpcStatus(
       coordinator_->GetStatus(&context, v1::GetStatusRequest(), &response)));
   return response;
+}
+
+absl::StatusOr<std::vector<std::string>> TestCluster::ServerAddresses() {
+  PARAMD_ASSIGN_OR_RETURN(
+      v1::GetStatusResponse status,
+      WaitFor(
+          [](const v1::GetStatusResponse& s) {
+            return std::none_of(s.servers().begin(), s.servers().end(),
+                                [](const std::string& a) { return a.empty(); });
+          },
+          absl::Seconds(60)));
+  return std::vector<std::string>(status.servers().begin(),
+                                  status.servers().end());
 }
 
 absl::StatusOr<uint64_t> TestCluster::RegisterTrainer() {

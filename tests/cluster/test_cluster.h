@@ -52,6 +52,9 @@ class TestCluster {
 
   absl::StatusOr<paramd::v1::GetStatusResponse> Status();
 
+  // The parameter servers' addresses, by shard, once every shard has one.
+  absl::StatusOr<std::vector<std::string>> ServerAddresses();
+
   // Registers a trainer with the coordinator (waiting while the servers
   // register) and returns its id. The parameter servers take its pushes
   // once they have heard of it (within a heartbeat) while it stays alive,

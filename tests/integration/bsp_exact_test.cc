@@ -96,9 +96,9 @@ class BspExactTest : public ::testing::TestWithParam<const char*> {
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = std::move(*cluster);
     job_ = cluster_->cluster().job();  // as the coordinator loaded it
-    auto status = cluster_->Status();
-    ASSERT_TRUE(status.ok()) << status.status();
-    servers_.assign(status->servers().begin(), status->servers().end());
+    auto servers = cluster_->ServerAddresses();
+    ASSERT_TRUE(servers.ok()) << servers.status();
+    servers_ = *servers;
   }
 
   std::unique_ptr<PsClient> Client(uint64_t worker_id) {

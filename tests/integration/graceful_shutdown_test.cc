@@ -177,13 +177,16 @@ tables: [{name: d, type: dense, shape: [4]}]
   parked.set_clock(1);
   grpc::Status parked_status;
   std::thread waiter([&] { parked_status = call(parked, absl::Seconds(120)); });
-  absl::SleepFor(absl::Seconds(1));  // let it park (nothing to poll for)
+  // Let it park: nothing shows a parked pull from outside, and one that
+  // comes after SIGTERM is refused the same way.
+  absl::SleepFor(absl::Seconds(1));
   Subprocess* server = (*cluster)->cluster().servers()[0].get();
   server->Signal(SIGTERM);
   EXPECT_EQ(server->Wait(absl::Seconds(20)), 0) << server->log_path();
   waiter.join();
   EXPECT_EQ(parked_status.error_code(), grpc::UNAVAILABLE)
       << parked_status.error_message();
+  EXPECT_EQ(parked_status.error_message(), "parameter server shutting down");
   EXPECT_FALSE(FileVersions((*cluster)->dir() + "/ckpt", 0).empty());
 }
 

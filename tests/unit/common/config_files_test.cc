@@ -109,7 +109,7 @@ constexpr BadConfig kBadConfigs[] = {
      "not valid YAML: a tab in the indentation"},
     {"unclosed_list.yaml", 30, "shape",
      "not valid YAML: this '[' is never closed in '    shape: [1, 2'"},
-    {"two_documents.yaml", 11, "top level", "a second YAML document"},
+    {"two_documents.yaml", 10, "top level", "a second YAML document"},
     {"top_level_list.yaml", 2, "top level",
      "expected a map with job, data, model and tables, got a list"},
     {"top_level_scalar.yaml", 2, "top level",

@@ -31,6 +31,10 @@ TEST(YamlReaderTest, StrayCommaIsASyntaxErrorNotAHang) {
   const absl::Status typo = Read(",ob: {name: x}\n", Ignore);
   EXPECT_EQ(typo.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(typo.message().find("test.yaml:1:"), std::string::npos) << typo;
+  // After a whole first document.
+  const absl::Status after = Read("job: 1\n,\n", Ignore);
+  EXPECT_EQ(after.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(after.message().find("test.yaml:"), std::string::npos) << after;
 }
 
 TEST(YamlReaderTest, RejectsDocumentsThatAreNotOneMap) {
@@ -40,7 +44,7 @@ TEST(YamlReaderTest, RejectsDocumentsThatAreNotOneMap) {
   EXPECT_EQ(Read("- a\n- b\n", Ignore).message(),
             "test.yaml:1: top level: expected a map of settings, got a list");
   EXPECT_EQ(Read("a: 1\n---\nb: 2\n", Ignore).message(),
-            "test.yaml:3: top level: a second YAML document (after ---); a "
+            "test.yaml:2: top level: a second YAML document (after ---); a "
             "config is one");
   EXPECT_EQ(Read(std::string("a: 1\nb: \0\n", 10), Ignore).message(),
             "test.yaml:2: top level: binary data (a NUL byte), not a YAML "

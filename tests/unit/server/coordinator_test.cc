@@ -427,6 +427,33 @@ TEST_F(CoordinatorTest, WorkerIdsThatWouldWrapAreRefused) {
   EXPECT_EQ(coordinator_.Status().workers_size(), 2);
 }
 
+TEST_F(CoordinatorTest, AShardOneHostCannotOpenGoesToAnotherWorkerFirst) {
+  ASSERT_NO_FATAL_FAILURE(RegisterServers());
+  const uint64_t a = MustRegister("trainer");
+  const uint64_t b = MustRegister("trainer");
+  std::string path;
+  const LeaseInfo first = MustLease(a, &path);
+  ASSERT_TRUE(
+      coordinator_.FailShard(a, first.lease_id, "cannot open", true).ok());
+  v1::GetStatusResponse status = coordinator_.Status();
+  EXPECT_EQ(status.epochs_status(0).failed(), 0) << "one host only so far";
+  // The same shard, back at the front of the queue, goes to b; it fails
+  // there too, so it is the file's fault.
+  const LeaseInfo second = MustLease(b, &path);
+  EXPECT_EQ(second.shard, first.shard);
+  ASSERT_TRUE(
+      coordinator_.FailShard(b, second.lease_id, "cannot open", true).ok());
+  status = coordinator_.Status();
+  EXPECT_EQ(status.epochs_status(0).failed(), 1);
+  ASSERT_EQ(status.failed_shards_size(), 1);
+  EXPECT_EQ(status.failed_shards(0).shard(), first.shard);
+  // Malformed content fails at once.
+  const LeaseInfo third = MustLease(a, &path);
+  ASSERT_TRUE(
+      coordinator_.FailShard(a, third.lease_id, "x:3: bad", false).ok());
+  EXPECT_EQ(coordinator_.Status().epochs_status(0).failed(), 2);
+}
+
 TEST_F(CoordinatorTest, WaitWhenEveryShardIsLeased) {
   ASSERT_NO_FATAL_FAILURE(RegisterServers());
   const uint64_t a = MustRegister("trainer");

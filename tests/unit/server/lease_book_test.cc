@@ -375,5 +375,18 @@ TEST(LeaseBookTest, ReturnPutsTheShardBackAtTheFront) {
   EXPECT_EQ(MustAcquire(book, 2, T(1)).shard, first.shard);
 }
 
+TEST(LeaseBookTest, ReclaimRefusesALeaseIdThatWouldWrapLaterGrants) {
+  LeaseBook book(2, 1, kTimeout);
+  LeaseInfo held;
+  held.lease_id = UINT64_MAX - 1;
+  held.shard = 0;
+  held.epoch = 0;
+  EXPECT_FALSE(book.Reclaim(1, held, T(0)));
+  EXPECT_EQ(book.next_lease_id(), 1u);
+  held.lease_id = 9;
+  EXPECT_TRUE(book.Reclaim(1, held, T(0)));
+  EXPECT_EQ(MustAcquire(book, 2, T(0)).lease_id, 10u);
+}
+
 }  // namespace
 }  // namespace paramd
