@@ -172,6 +172,31 @@ std::vector<std::pair<int64_t, std::string>> ListNumberedFiles(
   return out;
 }
 
+int RemoveStaleTempFiles(const std::string& dir, const std::string& prefix,
+                         const std::string& suffix) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t tmp = name.rfind(".tmp");
+    if (tmp == std::string::npos || name.compare(0, prefix.size(), prefix)) {
+      continue;
+    }
+    int64_t number = 0, pid = 0;
+    const std::string base = name.substr(0, tmp);
+    const bool ours =
+        base.size() > prefix.size() + suffix.size() &&
+        base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        absl::SimpleAtoi(
+            base.substr(prefix.size(),
+                        base.size() - prefix.size() - suffix.size()),
+            &number) &&
+        absl::SimpleAtoi(name.substr(tmp + 4), &pid);
+    if (ours && fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
 void PruneNumberedFiles(const std::string& dir, const std::string& prefix,
                         const std::string& suffix, int keep) {
   auto files = ListNumberedFiles(dir, prefix, suffix);

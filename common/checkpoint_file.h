@@ -40,6 +40,12 @@ std::vector<std::pair<int64_t, std::string>> ListNumberedFiles(
 std::string NumberedFileName(const std::string& prefix, int64_t number,
                              const std::string& suffix);
 
+// Deletes the temporary files WriteCheckpointFile leaves when killed while
+// writing one of these files (`<numbered name>.tmp<pid>`), whatever their
+// pid; returns how many. Call at start-up, before writing any.
+int RemoveStaleTempFiles(const std::string& dir, const std::string& prefix,
+                         const std::string& suffix);
+
 // Deletes all but the `keep` highest-numbered such files.
 void PruneNumberedFiles(const std::string& dir, const std::string& prefix,
                         const std::string& suffix, int keep);

@@ -17,6 +17,11 @@ Checkpointer::Checkpointer(std::string dir, int32_t shard, int keep)
     : dir_(std::move(dir)),
       prefix_(absl::StrCat("shard-", shard, "-v")),
       keep_(keep) {
+  if (int stale = RemoveStaleTempFiles(dir_, prefix_, kSuffix); stale > 0) {
+    LogWarning(absl::StrCat("removed ", stale,
+                            " partial checkpoint file(s) left by a killed "
+                            "server of this shard"));
+  }
   for (const auto& [version, path] :
        ListNumberedFiles(dir_, prefix_, kSuffix)) {
     absl::StatusOr<paramd::v1::ShardCheckpoint> read = ReadFile(path, version);

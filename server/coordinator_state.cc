@@ -20,6 +20,11 @@ std::optional<paramd::v1::CoordinatorState> CoordinatorStateFiles::LoadNewest(
     const std::function<absl::Status(const paramd::v1::CoordinatorState&)>&
         accept) {
   if (dir_.empty()) return std::nullopt;
+  if (int stale = RemoveStaleTempFiles(dir_, kPrefix, kSuffix); stale > 0) {
+    LogWarning(absl::StrCat("removed ", stale,
+                            " partial state file(s) left by a killed "
+                            "coordinator"));
+  }
   auto files = ListNumberedFiles(dir_, kPrefix, kSuffix);
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
     absl::StatusOr<std::string> payload = ReadCheckpointFile(it->second);

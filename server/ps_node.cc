@@ -85,9 +85,14 @@ absl::StatusOr<paramd::v1::ServerHeartbeatResponse> PsNode::Heartbeat() {
   SetTimeout(&context, kRpcTimeout);
   PARAMD_RETURN_IF_ERROR(
       FromGrpcStatus(stub_->ServerHeartbeat(&context, request, &response)));
+  const std::set<uint64_t> live(response.live_workers().begin(),
+                                response.live_workers().end());
   if (response.workers_known()) {
-    gate_->SetLiveWorkers(std::set<uint64_t>(response.live_workers().begin(),
-                                             response.live_workers().end()));
+    gate_->SetLiveWorkers(live);
+  } else {
+    // A restarted coordinator still hearing workers come back: those it
+    // lists may go on (a server started meanwhile knows nobody else).
+    gate_->AddLiveWorkers(live);
   }
   if (!response.hold() && response.generation() > gate_->generation()) {
     Restore(response.generation(), response.restore_version());

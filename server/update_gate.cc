@@ -217,6 +217,11 @@ void UpdateGate::SetLiveWorkers(const std::set<uint64_t>& live) {
   AfterBarrierShrank();
 }
 
+void UpdateGate::AddLiveWorkers(const std::set<uint64_t>& live) {
+  absl::MutexLock lock(&mu_);
+  live_.insert(live.begin(), live.end());
+}
+
 void UpdateGate::WhenReadable(uint64_t worker, uint64_t generation,
                               int64_t clock, absl::Time deadline,
                               std::function<void(PullState)> ready) {

@@ -64,6 +64,10 @@ class UpdateGate {
   void SetLiveWorkers(const std::set<uint64_t>& live)
       ABSL_LOCKS_EXCLUDED(mu_, round_mu_);
 
+  // Adds workers to the live ones and removes none: for lists that may be
+  // partial (a restarted coordinator still hearing workers come back).
+  void AddLiveWorkers(const std::set<uint64_t>& live) ABSL_LOCKS_EXCLUDED(mu_);
+
   enum class PullState {
     kReady,
     kBehind,

@@ -59,10 +59,11 @@ absl::StatusOr<std::unique_ptr<TestCluster>> TestCluster::Start(
 }
 
 std::unique_ptr<v1::ParameterServer::Stub> TestCluster::Server(int shard) {
-  absl::StatusOr<v1::GetStatusResponse> status = Status();
-  const std::string address = status.ok() && shard < status->servers_size()
-                                  ? status->servers(shard)
-                                  : "127.0.0.1:1";
+  absl::StatusOr<std::vector<std::string>> servers = ServerAddresses();
+  const std::string address =
+      servers.ok() && shard < static_cast<int>(servers->size())
+          ? (*servers)[shard]
+          : "127.0.0.1:1";
   return v1::ParameterServer::NewStub(MakeChannel(address));
 }
 

@@ -47,7 +47,8 @@ class TestCluster {
   const std::string& dir() const { return dir_; }
 
   paramd::v1::Coordinator::Stub* coordinator() { return coordinator_.get(); }
-  // A stub for the parameter server holding `shard`.
+  // A stub for the parameter server holding `shard` (waiting until every
+  // shard has a server).
   std::unique_ptr<paramd::v1::ParameterServer::Stub> Server(int shard);
 
   absl::StatusOr<paramd::v1::GetStatusResponse> Status();

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -131,6 +132,26 @@ TEST_F(CheckpointFileTest, ListsAndPrunesNumberedFiles) {
   EXPECT_EQ(files[1].first, 12);
   EXPECT_EQ(ListNumberedFiles(dir_.string(), "shard-1-v", ".ckpt").size(), 1u);
   EXPECT_TRUE(ListNumberedFiles(Path("missing"), "shard-0-v", ".ckpt").empty());
+}
+
+TEST_F(CheckpointFileTest, RemovesOnlyItsOwnStaleTempFiles) {
+  fs::create_directories(dir_);
+  const std::string whole = NumberedFileName("shard-0-v", 7, ".ckpt");
+  for (const std::string& name : std::vector<std::string>{
+           whole, whole + ".tmp123",
+           NumberedFileName("shard-0-v", 9, ".ckpt") + ".tmp4",
+           NumberedFileName("shard-1-v", 7, ".ckpt") + ".tmp5", "notes.tmp1",
+           whole + ".tmpx"}) {
+    Overwrite(Path(name), "x");
+  }
+  EXPECT_EQ(RemoveStaleTempFiles(dir_.string(), "shard-0-v", ".ckpt"), 2);
+  EXPECT_TRUE(fs::exists(Path(whole)));
+  EXPECT_FALSE(fs::exists(Path(whole + ".tmp123")));
+  EXPECT_TRUE(
+      fs::exists(Path(NumberedFileName("shard-1-v", 7, ".ckpt") + ".tmp5")))
+      << "another shard's";
+  EXPECT_TRUE(fs::exists(Path("notes.tmp1")));
+  EXPECT_TRUE(fs::exists(Path(whole + ".tmpx")));
 }
 
 }  // namespace

@@ -604,5 +604,16 @@ TEST_F(UpdateGateTest, BspSumThatOverflowsLeavesTheValuesAndIsCounted) {
   EXPECT_EQ(store_->Refused(), 1);
 }
 
+TEST_F(UpdateGateTest, AddLiveWorkersKeepsTheOthers) {
+  Make(Consistency::kBsp, /*average=*/false);
+  gate_->SetLiveWorkers({});
+  PullNow(1, 0, PullState::kNotLive);
+  gate_->AddLiveWorkers({1});
+  gate_->AddLiveWorkers({2});
+  PullNow(1, 0, PullState::kReady);
+  PullNow(2, 0, PullState::kReady);
+  EXPECT_EQ(gate_->participants(), (std::vector<uint64_t>{1, 2}));
+}
+
 }  // namespace
 }  // namespace paramd
