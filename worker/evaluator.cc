@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -35,13 +37,23 @@ absl::StatusOr<BatchStats> Evaluator::Score(const Dataset& data) {
   ParamRequest request;
   model.Needs(data, 0, data.size(), &request);
   Params params;
-  // Servers move when they restart, so ask the view each time.
+  // Servers move when they restart: read from the addresses the view holds
+  // now, and stop retrying one as soon as the view names another.
+  const std::vector<std::string> servers = context_.view->servers();
   const std::atomic<bool>* stop = context_.stop;
-  PsClient ps(*context_.job, context_.view->servers(),
-              context_.view->worker_id(), context_.rpc_timeout,
-              context_.retry_budget, [stop] { return stop->load(); });
+  const ClusterView* view = context_.view;
+  PsClient ps(*context_.job, servers, view->worker_id(), context_.rpc_timeout,
+              context_.retry_budget,
+              [stop, view, servers] {
+                return stop->load() || view->servers() != servers;
+              });
   // A negative clock never waits: the evaluator reads what is applied.
-  PARAMD_RETURN_IF_ERROR(ps.Pull(-1, request, &params).status());
+  absl::Status pulled = ps.Pull(-1, request, &params).status();
+  if (!pulled.ok() && !stop->load() && view->servers() != servers) {
+    return absl::AbortedError(absl::StrCat(
+        "a parameter server moved while scoring: ", pulled.message()));
+  }
+  PARAMD_RETURN_IF_ERROR(pulled);
   const int64_t batch = std::max<int64_t>(context_.job->batch_size, kEvalBatch);
   BatchStats total;
   for (int64_t begin = 0; begin < data.size(); begin += batch) {

@@ -92,6 +92,10 @@ class TestCluster {
 // Writes `text` to `path`; CHECK-fails on error (test setup only).
 void WriteFileOrDie(const std::string& path, const std::string& text);
 
+// The contents of the file at `path` (a log, say), or "" if it cannot be
+// read.
+std::string ReadFileOrEmpty(const std::string& path);
+
 }  // namespace testing
 }  // namespace paramd
 

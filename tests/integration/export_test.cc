@@ -5,10 +5,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -76,11 +74,6 @@ Params Gradients(int step) {
   }
   grads.sparse["emb"] = rows;
   return grads;
-}
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 std::vector<int64_t> Shape(const Value& value) {
@@ -206,7 +199,7 @@ TEST_F(ExportTest, ExportedArraysEqualWhatServersServe) {
   absl::Status status = ExportModel(job_, servers_, out, options);
   ASSERT_TRUE(status.ok()) << status;
   ExpectExportMatchesServers(out);
-  EXPECT_EQ(ReadText(out + "/vocab.txt"), kVocab);
+  EXPECT_EQ(testing::ReadFileOrEmpty(out + "/vocab.txt"), kVocab);
 }
 
 TEST_F(ExportTest, IndexNamesEveryTableWithItsShape) {
@@ -215,9 +208,9 @@ TEST_F(ExportTest, IndexNamesEveryTableWithItsShape) {
   ASSERT_TRUE(ExportModel(job_, servers_, out).ok());
   Struct index;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
-                  ReadText(out + "/index.json"), &index)
+                  testing::ReadFileOrEmpty(out + "/index.json"), &index)
                   .ok())
-      << ReadText(out + "/index.json");
+      << testing::ReadFileOrEmpty(out + "/index.json");
   const auto& fields = index.fields();
   EXPECT_EQ(fields.at("job").string_value(), "export-test");
   EXPECT_EQ(fields.at("vocab").string_value(), "vocab.txt");
@@ -275,7 +268,7 @@ TEST_F(ExportTest, CommandLineExportWritesTheSameFiles) {
       cluster_->dir() + "/paramctl-export.log");
   ASSERT_TRUE(paramctl.ok()) << paramctl.status();
   EXPECT_EQ((*paramctl)->Wait(absl::Seconds(120)), 0)
-      << ReadText((*paramctl)->log_path());
+      << testing::ReadFileOrEmpty((*paramctl)->log_path());
   ExpectExportMatchesServers(out);
 }
 

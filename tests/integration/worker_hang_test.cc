@@ -5,10 +5,8 @@
 // cleanly and carries on with a new lease.
 #include <signal.h>
 
-#include <fstream>
 #include <iostream>
 #include <set>
-#include <sstream>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
@@ -33,13 +31,6 @@ bool Alive(const v1::GetStatusResponse& s, uint64_t worker) {
     if (w.worker_id() == worker) return w.alive();
   }
   return false;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 TEST(WorkerHangTest, StoppedWorkerLosesItsLeaseAndALateWorkerJoins) {
@@ -113,7 +104,7 @@ TEST(WorkerHangTest, StoppedWorkerLosesItsLeaseAndALateWorkerJoins) {
   auto status = (*cluster)->WaitForJob(absl::Seconds(180));
   ASSERT_TRUE(status.ok()) << status.status();
   testing::ExpectExactLedger(*status);
-  const std::string log = ReadAll(process->log_path());
+  const std::string log = testing::ReadFileOrEmpty(process->log_path());
   EXPECT_TRUE(absl::StrContains(log, "dropped")) << log;
   // It went on training after the refusal (or found the job done).
   const size_t refusal = log.find("dropped");
