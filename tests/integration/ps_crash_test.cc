@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "common/checkpoint_file.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/fault_job.h"
@@ -82,6 +83,51 @@ TEST(PsCrashTest, RestartedServerRestoresAndTheClusterRollsBack) {
   auto fault_free = testing::FaultFreeRun(testing::FaultJob("ps-crash"));
   ASSERT_TRUE(fault_free.ok()) << fault_free.status();
   testing::ExpectQualityNear(*status, *fault_free);
+}
+
+// A server and the coordinator killed between opening a checkpoint's
+// temporary file and renaming it leave the partial file behind; each
+// removes its own (and only its own) when it starts again, and logs how
+// many.
+TEST(PsCrashTest, PartialFilesOfKilledWritersAreRemovedAtStart) {
+  auto cluster = TestCluster::Start(testing::FaultJob("stale-tmp"));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto checkpointed = (*cluster)->WaitFor(
+      [](const v1::GetStatusResponse& s) { return s.checkpoints_size() >= 1; },
+      absl::Seconds(90));
+  ASSERT_TRUE(checkpointed.ok()) << checkpointed.status();
+  const std::string ckpt = (*cluster)->dir() + "/ckpt/";
+  const std::string ours = ckpt + "shard-0-v999.ckpt.tmp4242";
+  const std::string coordinators = ckpt + "coordinator-77.ckpt.tmp4243";
+  const std::vector<std::string> others = {
+      ckpt + "shard-1-v999.ckpt.tmp4242",  // the running server 1's
+      ckpt + "notes.tmp1", ckpt + "shard-0-v999.ckpt.tmp-draft"};
+  auto partial = [](const std::string& path) {
+    testing::WriteFileOrDie(path, std::string(100, 'x'));
+  };
+  for (const std::string& path : others) partial(path);
+
+  Subprocess* server = (*cluster)->cluster().servers()[0].get();
+  ASSERT_TRUE((*cluster)->CrashAndRestart(server, [&] { partial(ours); }).ok());
+  ASSERT_TRUE((*cluster)
+                  ->CrashAndRestart((*cluster)->cluster().coordinator(),
+                                    [&] { partial(coordinators); })
+                  .ok());
+  auto status = (*cluster)->WaitForJob(absl::Seconds(180));
+  ASSERT_TRUE(status.ok()) << status.status();
+  testing::ExpectExactLedger(*status);
+
+  EXPECT_FALSE(std::filesystem::exists(ours));
+  EXPECT_FALSE(std::filesystem::exists(coordinators));
+  for (const std::string& path : others) {
+    EXPECT_TRUE(std::filesystem::exists(path)) << path;
+  }
+  EXPECT_TRUE(absl::StrContains(
+      testing::ReadFileOrEmpty((*cluster)->cluster().servers()[0]->log_path()),
+      "removed 1 partial checkpoint file(s)"));
+  EXPECT_TRUE(absl::StrContains(
+      testing::ReadFileOrEmpty((*cluster)->cluster().coordinator()->log_path()),
+      "removed 1 partial state file(s)"));
 }
 
 }  // namespace
