@@ -7,6 +7,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
 #include "common/tensor.h"
 #include "server/request_decoder.h"
@@ -125,6 +126,9 @@ grpc::ServerUnaryReactor* PsService::Push(
       gate->Push(request->worker_id(), request->generation(), request->clock(),
                  decoded.slices);
   if (next.ok()) response->set_next_clock(*next);
+  if (absl::IsFailedPrecondition(next.status())) {
+    LogWarning(absl::StrCat("push refused: ", next.status().message()));
+  }
   if (next.ok() && drop_replies_ > 0 &&
       absl::Bernoulli(absl::BitGen(), drop_replies_)) {
     return Finish(context, absl::UnavailableError("TEST: reply dropped"));
@@ -151,6 +155,7 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
   response->set_generation(gate->generation());
   response->set_max_lead(gate->max_lead());
   response->set_refused_updates(store->Refused());
+  response->set_not_due_pushes(gate->not_due_pushes());
   if (const Checkpointer* checkpoints = checkpoints_.load()) {
     for (int64_t version : checkpoints->Versions()) {
       response->add_checkpoints(version);

@@ -47,6 +47,7 @@ absl::Status UpdateGate::AdmitLocked(uint64_t worker, int64_t clock,
   const bool on_time = due != participants_.end() && due->second == clock &&
                        (consistency_ != Consistency::kBsp || clock == version_);
   if (!on_time) {
+    ++not_due_pushes_;
     return absl::FailedPreconditionError(absl::StrCat(
         "worker ", worker, " is not due at clock ", clock, " (version ",
         version_, "): it left the barrier or was presumed dead; pull again"));
@@ -359,6 +360,11 @@ uint64_t UpdateGate::generation() const {
 int64_t UpdateGate::max_lead() const {
   absl::MutexLock lock(&mu_);
   return max_lead_;
+}
+
+int64_t UpdateGate::not_due_pushes() const {
+  absl::MutexLock lock(&mu_);
+  return not_due_pushes_;
 }
 
 std::vector<uint64_t> UpdateGate::participants() const {

@@ -116,6 +116,8 @@ class UpdateGate {
   std::vector<uint64_t> participants() const ABSL_LOCKS_EXCLUDED(mu_);
   // Largest clock - version seen when a pull was let through (ssp: <= s).
   int64_t max_lead() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Pushes refused as not due (see Push).
+  int64_t not_due_pushes() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Waiter {
@@ -172,6 +174,7 @@ class UpdateGate {
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t version_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t max_lead_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t not_due_pushes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_set<uint64_t> live_ ABSL_GUARDED_BY(mu_);
   // Highest clock each worker pushed, for deduplication.
   absl::flat_hash_map<uint64_t, int64_t> last_clock_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/grpc_status.h"
 #include "common/rpc_util.h"
+#include "common/status_macros.h"
 #include "common/tensor.h"
 
 namespace paramd {
@@ -44,11 +45,17 @@ PsClient::PsClient(const JobConfig& job,
   }
 }
 
-absl::Status PsClient::FanOut(
-    const std::function<void(int32_t, grpc::ClientContext*,
-                             std::function<void(grpc::Status)>)>& call) {
-  std::vector<int32_t> pending(map_.num_shards());
-  for (int32_t s = 0; s < map_.num_shards(); ++s) pending[s] = s;
+std::vector<int32_t> PsClient::AllShards() const {
+  std::vector<int32_t> shards(map_.num_shards());
+  for (int32_t s = 0; s < map_.num_shards(); ++s) shards[s] = s;
+  return shards;
+}
+
+absl::Status PsClient::FanOut(const std::vector<int32_t>& shards,
+                              const Call& call,
+                              std::vector<absl::Status>* results) {
+  std::vector<int32_t> pending = shards;
+  if (results != nullptr) results->assign(map_.num_shards(), absl::OkStatus());
   const absl::Time give_up = absl::Now() + retry_budget_;
   absl::Duration backoff = absl::Milliseconds(50);
   absl::Status permanent;  // the first non-retryable failure
@@ -56,14 +63,14 @@ absl::Status PsClient::FanOut(
     absl::Mutex mu;
     size_t finished = 0;
     bool all_finished = false;
-    std::vector<grpc::Status> results(map_.num_shards());
+    std::vector<grpc::Status> answers(map_.num_shards());
     std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
     for (int32_t shard : pending) {
       contexts.push_back(std::make_unique<grpc::ClientContext>());
       SetTimeout(contexts.back().get(), rpc_timeout_);
       call(shard, contexts.back().get(), [&, shard](grpc::Status status) {
         absl::MutexLock lock(&mu);
-        results[shard] = std::move(status);
+        answers[shard] = std::move(status);
         all_finished = ++finished == pending.size();
       });
     }
@@ -76,10 +83,11 @@ absl::Status PsClient::FanOut(
     std::vector<int32_t> retry;
     absl::Status last;
     for (int32_t shard : pending) {
-      absl::Status status = FromGrpcStatus(results[shard]);
+      absl::Status status = FromGrpcStatus(answers[shard]);
       if (status.ok()) continue;
       status = absl::Status(
           status.code(), absl::StrCat("shard ", shard, ": ", status.message()));
+      if (results != nullptr) (*results)[shard] = status;
       if (IsRetryable(status)) {
         retry.push_back(shard);
         last = status;
@@ -101,14 +109,15 @@ absl::Status PsClient::PullOnce(int64_t clock,
                                 std::vector<v1::PullRequest>* requests,
                                 std::vector<v1::PullResponse>* responses,
                                 int64_t* behind_version) {
-  absl::Status status = FanOut([&](int32_t s, grpc::ClientContext* context,
-                                   std::function<void(grpc::Status)> done) {
-    (*responses)[s].Clear();
-    v1::PullRequest* request = &(*requests)[s];
-    request->set_clock(clock);
-    stubs_[s]->async()->Pull(context, request, &(*responses)[s],
-                             std::move(done));
-  });
+  absl::Status status =
+      FanOut(AllShards(), [&](int32_t s, grpc::ClientContext* context,
+                              std::function<void(grpc::Status)> done) {
+        (*responses)[s].Clear();
+        v1::PullRequest* request = &(*requests)[s];
+        request->set_clock(clock);
+        stubs_[s]->async()->Pull(context, request, &(*responses)[s],
+                                 std::move(done));
+      });
   *behind_version = -1;
   for (const v1::PullResponse& response : *responses) {
     if (response.behind()) {
@@ -246,11 +255,35 @@ absl::StatusOr<int64_t> PsClient::Push(int64_t clock, const Params& grads) {
                    slices[s]->mutable_values());
     }
   }
-  absl::Status status = FanOut([&](int32_t s, grpc::ClientContext* context,
-                                   std::function<void(grpc::Status)> done) {
-    stubs_[s]->async()->Push(context, &requests[s], &responses[s],
-                             std::move(done));
-  });
+  std::vector<absl::Status> results;
+  absl::Status status = FanOut(
+      AllShards(),
+      [&](int32_t s, grpc::ClientContext* context,
+          std::function<void(grpc::Status)> done) {
+        stubs_[s]->async()->Push(context, &requests[s], &responses[s],
+                                 std::move(done));
+      },
+      &results);
+  // A step that some shards took and others refused as not due is pushed
+  // again where it was refused. One refused everywhere was applied nowhere.
+  std::vector<int32_t> refused;
+  int32_t taken = 0;
+  bool other_errors = false;
+  for (int32_t s = 0; s < n; ++s) {
+    if (results[s].ok()) {
+      ++taken;
+    } else if (absl::IsFailedPrecondition(results[s])) {
+      refused.push_back(s);
+    } else {
+      other_errors = true;
+    }
+  }
+  if (!refused.empty() && taken > 0 && !other_errors) {
+    status = absl::OkStatus();
+    for (int32_t s : refused) {
+      if (status.ok()) status = PushAgain(s, &requests[s], &responses[s]);
+    }
+  }
   if (!status.ok()) return status;
   int64_t next = clock + 1;
   for (const v1::PushResponse& r : responses) {
@@ -259,11 +292,45 @@ absl::StatusOr<int64_t> PsClient::Push(int64_t clock, const Params& grads) {
   return next;
 }
 
+absl::Status PsClient::PushAgain(int32_t shard, v1::PushRequest* request,
+                                 v1::PushResponse* response) {
+  v1::PullRequest join;  // no slices: it only joins the barrier
+  join.set_worker_id(worker_id_);
+  join.set_generation(generation_);
+  v1::PullResponse joined;
+  int64_t clock = request->clock();
+  absl::Status pushed;
+  // The shard's round stays open until this worker, now due at it, pushes;
+  // a second refusal means it was dropped again meanwhile.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    join.set_clock(clock);
+    PARAMD_RETURN_IF_ERROR(
+        FanOut({shard}, [&](int32_t s, grpc::ClientContext* context,
+                            std::function<void(grpc::Status)> done) {
+          joined.Clear();
+          stubs_[s]->async()->Pull(context, &join, &joined, std::move(done));
+        }));
+    if (joined.behind()) {
+      clock = joined.version();
+      continue;
+    }
+    request->set_clock(clock);
+    pushed = FanOut({shard}, [&](int32_t s, grpc::ClientContext* context,
+                                 std::function<void(grpc::Status)> done) {
+      stubs_[s]->async()->Push(context, request, response, std::move(done));
+    });
+    if (!absl::IsFailedPrecondition(pushed)) return pushed;
+  }
+  return pushed.ok() ? absl::FailedPreconditionError(absl::StrCat(
+                           "shard ", shard, ": could not rejoin its barrier"))
+                     : pushed;
+}
+
 absl::Status PsClient::Leave(int64_t clock) {
   std::vector<v1::PushRequest> requests(map_.num_shards());
   std::vector<v1::PushResponse> responses(map_.num_shards());
-  return FanOut([&](int32_t s, grpc::ClientContext* context,
-                    std::function<void(grpc::Status)> done) {
+  return FanOut(AllShards(), [&](int32_t s, grpc::ClientContext* context,
+                                 std::function<void(grpc::Status)> done) {
     requests[s].set_worker_id(worker_id_);
     requests[s].set_generation(generation_);
     requests[s].set_clock(clock);

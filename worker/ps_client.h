@@ -41,8 +41,10 @@ class PsClient {
                                Params* params);
 
   // Sends `grads` (every shard gets a push, empty or not) and returns the
-  // clock to use next. Fails with FailedPrecondition if a shard dropped the
-  // worker from its barrier (the push is lost there; pull again).
+  // clock to use next. A shard that dropped the worker from its barrier (a
+  // leave that arrived late) while others took the step gets the step again
+  // at the clock it expects, so each shard applies it once. Fails with
+  // FailedPrecondition if every shard refused it (nothing was applied).
   absl::StatusOr<int64_t> Push(int64_t clock, const Params& grads);
 
   // Leaves the bsp barrier on every shard (the worker has no data now).
@@ -71,13 +73,22 @@ class PsClient {
                         std::vector<paramd::v1::PullResponse>* responses,
                         int64_t* behind_version);
 
-  // Runs `call(shard)` for every shard at once and retries the shards that
-  // failed transiently, until each has answered for good or the retry
+  using Call = std::function<void(int32_t, grpc::ClientContext*,
+                                  std::function<void(grpc::Status)>)>;
+
+  // Runs `call(shard)` for each of `shards` at once and retries the shards
+  // that failed transiently, until each has answered for good or the retry
   // budget runs out. Returns the first permanent error, else the last
-  // transient one, else OK.
-  absl::Status FanOut(
-      const std::function<void(int32_t, grpc::ClientContext*,
-                               std::function<void(grpc::Status)>)>& call);
+  // transient one, else OK; fills `results` (if set, indexed by shard) with
+  // each shard's last answer.
+  absl::Status FanOut(const std::vector<int32_t>& shards, const Call& call,
+                      std::vector<absl::Status>* results = nullptr);
+  std::vector<int32_t> AllShards() const;
+
+  // Rejoins the barrier of `shard`, which refused `request` as not due, at
+  // the version the shard is at, and pushes `request` again at that clock.
+  absl::Status PushAgain(int32_t shard, paramd::v1::PushRequest* request,
+                         paramd::v1::PushResponse* response);
 
   const JobConfig& job_;
   const ShardMap map_;

@@ -192,9 +192,9 @@ absl::Status Trainer::TrainBatch(const Dataset& data, int64_t begin,
   if (context_.view->Revoked(lease_, granted_)) {
     return absl::AbortedError("the lease was revoked");
   }
-  // A server that refuses the step as not due (FailedPrecondition) may
-  // stand beside others that applied it: the lease is given up (the caller
-  // releases it) rather than the shard completed with a step half applied.
+  // Refused as not due by every server (FailedPrecondition; one refusal
+  // beside servers that took the step is repaired by Push): the step was
+  // applied nowhere, and the lease is given up (the caller releases it).
   absl::StatusOr<int64_t> next = ps_->Push(clock_, grads);
   if (!next.ok()) return next.status();
   clock_ = *next;

@@ -82,13 +82,14 @@ uint64_t RegisterWorker(v1::Coordinator::Stub* coordinator) {
   return response.worker_id();
 }
 
-class BspExactTest : public ::testing::TestWithParam<const char*> {
+// A 2-server bsp cluster combining rounds by `combine` ("sum" or "mean").
+class BspCluster : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void StartCluster(const std::string& combine) {
     TestClusterOptions options;
     options.config_yaml = kConfig;
     options.config_yaml.replace(options.config_yaml.find("COMBINE"), 7,
-                                GetParam());
+                                combine);
     options.write_data = [](const std::string& dir) {
       testing::WriteFileOrDie(dir + "/unused-0.svm", "1 1:1\n");
     };
@@ -111,6 +112,12 @@ class BspExactTest : public ::testing::TestWithParam<const char*> {
   JobConfig job_;
   std::vector<std::string> servers_;
   std::atomic<bool> stop_{false};
+};
+
+class BspExactTest : public BspCluster,
+                     public ::testing::WithParamInterface<const char*> {
+ protected:
+  void SetUp() override { StartCluster(GetParam()); }
 };
 
 TEST_P(BspExactTest, EveryGradientAppliedExactlyOnce) {
@@ -173,6 +180,88 @@ TEST_P(BspExactTest, EveryGradientAppliedExactlyOnce) {
 
 INSTANTIATE_TEST_SUITE_P(Combine, BspExactTest,
                          ::testing::Values("sum", "mean"));
+
+class BspRepairTest : public BspCluster {
+ protected:
+  void SetUp() override { StartCluster("sum"); }
+};
+
+// Worker 0's leave reaches server 1 alone (as a leave whose reply was lost
+// and that arrived late would): server 1 dropped it from its barrier, and
+// worker 1 closes round 0 there alone. Worker 0's next step is then not due
+// on server 1 while server 0 takes it. The client rejoins server 1 at its
+// version and pushes the step there again, so both shards apply every
+// gradient exactly once, and server 1 counts the refusal.
+TEST_F(BspRepairTest, AStepRefusedAsNotDueOnOneServerIsPushedThereAgain) {
+  const uint64_t ids[] = {RegisterWorker(cluster_->coordinator()),
+                          RegisterWorker(cluster_->coordinator())};
+  std::unique_ptr<PsClient> clients[] = {Client(ids[0]), Client(ids[1])};
+  int64_t clocks[] = {0, 0};
+  for (int w = 0; w < 2; ++w) {
+    Params params;
+    auto pulled = clients[w]->Pull(0, Everything(), &params);
+    ASSERT_TRUE(pulled.ok()) << pulled.status();
+  }
+  {
+    v1::PushRequest leave;
+    leave.set_worker_id(ids[0]);
+    leave.set_leave(true);
+    v1::PushResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    ASSERT_TRUE(cluster_->Server(1)->Push(&context, leave, &response).ok());
+  }
+  std::vector<Params> pushed[2];
+  auto step = [&](int w) {
+    const int c = static_cast<int>(pushed[w].size());
+    Params params;
+    auto pulled = clients[w]->Pull(clocks[w], Everything(), &params);
+    ASSERT_TRUE(pulled.ok()) << pulled.status();
+    pushed[w].push_back(Gradients(w, c));
+    auto next = clients[w]->Push(*pulled, pushed[w].back());
+    ASSERT_TRUE(next.ok()) << next.status();
+    clocks[w] = *next;
+  };
+  // Worker 1 first: server 1 closes round 0 without worker 0.
+  {
+    auto next = clients[1]->Push(0, Gradients(1, 0));
+    ASSERT_TRUE(next.ok()) << next.status();
+    pushed[1].push_back(Gradients(1, 0));
+    clocks[1] = *next;
+  }
+  {
+    auto next = clients[0]->Push(0, Gradients(0, 0));
+    ASSERT_TRUE(next.ok()) << next.status();
+    pushed[0].push_back(Gradients(0, 0));
+    clocks[0] = *next;
+  }
+  std::thread other([&] {
+    for (int c = 1; c < kClocks; ++c) step(1);
+    ASSERT_TRUE(clients[1]->Leave(clocks[1]).ok());
+  });
+  for (int c = 1; c < kClocks; ++c) step(0);
+  ASSERT_TRUE(clients[0]->Leave(clocks[0]).ok());
+  other.join();
+
+  Params final_values;
+  ASSERT_TRUE(Client(0)->Pull(-1, Everything(), &final_values).ok());
+  std::vector<float> expected(kDense, 0);
+  for (int w = 0; w < 2; ++w) {
+    for (const Params& grads : pushed[w]) {
+      for (int i = 0; i < kDense; ++i)
+        expected[i] -= grads.dense.at("dense")[i];
+    }
+  }
+  for (int i = 0; i < kDense; ++i) {
+    EXPECT_FLOAT_EQ(final_values.dense["dense"][i], expected[i])
+        << "element " << i << " (server " << (i < kDense / 2 ? 0 : 1) << ")";
+  }
+  auto info0 = cluster_->ServerInfo(0);
+  auto info1 = cluster_->ServerInfo(1);
+  ASSERT_TRUE(info0.ok() && info1.ok());
+  EXPECT_EQ(info0->not_due_pushes(), 0);
+  EXPECT_EQ(info1->not_due_pushes(), 1);
+}
 
 }  // namespace
 }  // namespace paramd
