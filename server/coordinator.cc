@@ -51,7 +51,16 @@ absl::Status Coordinator::PersistLocked(const LeaseBook& book) {
   state.set_expired_leases(book.expired());
   state.set_next_lease_id(book.next_lease_id());
   recovery_.Save(&state);
-  return state_files_.Write(state);
+  absl::Status written = state_files_.Write(state);
+  if (!written.ok() && state_error_.empty()) {
+    state_failing_since_ = absl::Now();
+  } else if (written.ok() && !state_error_.empty()) {
+    LogInfo(
+        absl::StrCat("job progress saved again after failing for ",
+                     absl::FormatDuration(absl::Now() - state_failing_since_)));
+  }
+  state_error_ = std::string(written.message());
+  return written;
 }
 
 void Coordinator::SaveLocked() {
@@ -410,6 +419,8 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   for (int64_t v : recovery_.versions()) status.add_server_versions(v);
   for (int64_t v : recovery_.rollbacks()) status.add_rollbacks(v);
   status.set_settling(recovery_.Settling());
+  *status.mutable_checkpoint_failure() = recovery_.checkpoint_failure(now);
+  status.set_state_error(state_error_);
   return status;
 }
 

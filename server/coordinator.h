@@ -160,6 +160,10 @@ class Coordinator {
   // coming back can reclaim theirs first.
   absl::Time reclaim_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   CoordinatorStateFiles state_files_ ABSL_GUARDED_BY(mu_);
+  // Why the last state write failed ("" if it did not), and since when
+  // writes fail.
+  std::string state_error_ ABSL_GUARDED_BY(mu_);
+  absl::Time state_failing_since_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, double> eval_ ABSL_GUARDED_BY(mu_);
   // Workers that could not open a shard, by (epoch, shard).
   std::map<std::pair<int32_t, int32_t>, std::set<uint64_t>> unreadable_

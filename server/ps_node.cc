@@ -78,6 +78,7 @@ absl::StatusOr<paramd::v1::ServerHeartbeatResponse> PsNode::Heartbeat() {
     request.set_checkpoint_id(done_order_);
     request.set_checkpoint_missed(done_missed_);
     request.set_checkpoint_version(done_version_);
+    request.set_checkpoint_error(done_error_);
   }
   request.set_restore_error(restore_error_);
   paramd::v1::ServerHeartbeatResponse response;
@@ -139,10 +140,11 @@ void PsNode::TakeCheckpoint(const paramd::v1::CheckpointOrder& order) {
   const bool taken = gate_->SnapshotAt(order.version(), [this, id](int64_t v) {
     checkpointer_->WriteAsync(store_->Save(v), [this, id, v](absl::Status s) {
       absl::MutexLock lock(&mu_);
-      if (!s.ok() || id < done_order_) return;
+      if (id < done_order_) return;
       done_order_ = id;
       done_version_ = v;
       done_missed_ = false;
+      done_error_ = std::string(s.message());
     });
   });
   if (!taken) {
@@ -151,6 +153,7 @@ void PsNode::TakeCheckpoint(const paramd::v1::CheckpointOrder& order) {
     absl::MutexLock lock(&mu_);
     done_order_ = id;
     done_missed_ = true;
+    done_error_.clear();
   }
 }
 

@@ -66,12 +66,14 @@ class PsNode {
   uint64_t seen_order_ = 0;  // newest checkpoint order acted on
   std::string restore_error_;
 
-  // The newest checkpoint order finished, written or missed. Declared
-  // before checkpointer_, whose writer thread reports here until it ends.
+  // The newest checkpoint order finished: written, missed, or failed to
+  // write (done_error_ says why). Declared before checkpointer_, whose
+  // writer thread reports here until it ends.
   absl::Mutex mu_;
   uint64_t done_order_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t done_version_ ABSL_GUARDED_BY(mu_) = 0;
   bool done_missed_ ABSL_GUARDED_BY(mu_) = false;
+  std::string done_error_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Checkpointer> checkpointer_;  // null without a directory
 };
 

@@ -17,6 +17,10 @@ constexpr absl::Duration kOrderGiveUp = absl::Seconds(120);
 constexpr int64_t kMaxMargin = int64_t{1} << 20;
 // Records kept, beyond what the servers keep on disk.
 constexpr size_t kRecordsKept = 16;
+// After an order a server could not write, the next comes this soon,
+// doubling with each failure in a row up to kMaxRetryDelay.
+constexpr absl::Duration kRetryDelay = absl::Seconds(1);
+constexpr absl::Duration kMaxRetryDelay = absl::Seconds(10);
 
 }  // namespace
 
@@ -58,6 +62,7 @@ void Recovery::Report(const paramd::v1::ServerHeartbeatRequest& report,
   server.checkpoint_id = report.checkpoint_id();
   server.checkpoint_version = report.checkpoint_version();
   server.checkpoint_missed = report.checkpoint_missed();
+  server.checkpoint_error = report.checkpoint_error();
   // A server ahead of us means our own record of the generation was lost.
   generation_ = std::max(generation_, report.generation());
   if (!report.restore_error().empty() && report.generation() < generation_ &&
@@ -219,6 +224,9 @@ absl::StatusOr<paramd::v1::CheckpointOrder> Recovery::Order(absl::Time now,
 bool Recovery::MaybeOrder(absl::Time now, uint64_t log_size) {
   const CheckpointConfig& config = job_.checkpoint;
   if (config.dir.empty() || order_.has_value() || Settling()) return false;
+  if (failure_.failures_in_a_row() > 0) {
+    return now >= retry_at_ && Order(now, log_size).ok();
+  }
   if (last_order_time_ == absl::InfinitePast()) last_order_time_ = now;
   const bool by_time = config.every_s > 0 &&
                        now - last_order_time_ >= absl::Seconds(config.every_s);
@@ -226,6 +234,32 @@ bool Recovery::MaybeOrder(absl::Time now, uint64_t log_size) {
       config.every_steps > 0 &&
       max_version() >= last_order_version_ + config.every_steps;
   return (by_time || by_steps) && Order(now, log_size).ok();
+}
+
+void Recovery::OrderFailed(absl::Time now, int32_t shard) {
+  const int32_t in_a_row = failure_.failures_in_a_row() + 1;
+  if (in_a_row == 1) failing_since_ = now;
+  failure_.set_id(order_->id());
+  failure_.set_shard(shard);
+  failure_.set_error(servers_[shard].checkpoint_error);
+  failure_.set_failures_in_a_row(in_a_row);
+  const absl::Duration delay = std::min(
+      kRetryDelay * (int64_t{1} << std::min(in_a_row - 1, 10)), kMaxRetryDelay);
+  retry_at_ = now + delay;
+  LogWarning(absl::StrCat("checkpoint ", order_->id(), " failed on shard ",
+                          shard, ": ", failure_.error(),
+                          "; ordering another in ", absl::FormatDuration(delay),
+                          " (", in_a_row, " failed in a row)"));
+  order_.reset();
+}
+
+paramd::v1::CheckpointFailure Recovery::checkpoint_failure(
+    absl::Time now) const {
+  paramd::v1::CheckpointFailure failure = failure_;
+  if (failure.id() > 0) {
+    failure.set_since_s(absl::ToDoubleSeconds(now - failing_since_));
+  }
+  return failure;
 }
 
 std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
@@ -237,15 +271,24 @@ std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
   record.set_log_size(order_log_size_);
   bool done = true;
   bool missed = false;
-  for (const Server& server : servers_) {
+  int32_t failed_shard = -1;
+  for (size_t s = 0; s < servers_.size(); ++s) {
+    const Server& server = servers_[s];
     const bool acted = server.checkpoint_id >= id;
     missed = missed || (acted && server.checkpoint_missed);
+    if (acted && !server.checkpoint_error.empty() && failed_shard < 0) {
+      failed_shard = static_cast<int32_t>(s);
+    }
     // asp and ssp: each server says which version it wrote.
     const int64_t version =
         order_->version() >= 0 ? order_->version() : server.checkpoint_version;
     done = done && acted && !server.checkpoint_missed &&
            server.checkpoints.count(version) > 0;
     record.add_versions(version);
+  }
+  if (failed_shard >= 0) {
+    OrderFailed(now, failed_shard);
+    return std::nullopt;
   }
   if (missed) {
     LogWarning(absl::StrCat("checkpoint ", id, " at version ",
@@ -271,6 +314,15 @@ std::optional<paramd::v1::CheckpointRecord> Recovery::MaybeFinish(
   if (records_.size() > kRecordsKept) records_.erase(records_.begin());
   LogInfo(absl::StrCat("checkpoint ", id, " complete at version(s) ",
                        absl::StrJoin(record.versions(), ",")));
+  if (failure_.failures_in_a_row() > 0) {
+    LogInfo(
+        absl::StrCat("checkpointing recovered: ", failure_.failures_in_a_row(),
+                     " order(s) failed in a row over ",
+                     absl::FormatDuration(now - failing_since_),
+                     ", the last with: ", failure_.error()));
+    failure_.set_failures_in_a_row(0);
+    failing_since_ = now;
+  }
   return record;
 }
 

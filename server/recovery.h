@@ -70,9 +70,14 @@ class Recovery {
   bool MaybeOrder(absl::Time now, uint64_t log_size);
 
   // Returns the open order's record once every shard holds it. An order
-  // that every server missed is re-issued further ahead; one not done in
-  // `give_up` is dropped.
+  // that a server missed is re-issued further ahead; one that a server
+  // could not write is dropped, and another ordered after a backoff (1 s,
+  // doubling to 10 s) until one is written; one not done in 2 minutes is
+  // dropped.
   std::optional<paramd::v1::CheckpointRecord> MaybeFinish(absl::Time now);
+
+  // The latest failed order (id 0: none).
+  paramd::v1::CheckpointFailure checkpoint_failure(absl::Time now) const;
 
   uint64_t generation() const { return generation_; }
   const std::vector<int64_t>& rollbacks() const { return rollbacks_; }
@@ -95,6 +100,7 @@ class Recovery {
     uint64_t checkpoint_id = 0;
     int64_t checkpoint_version = 0;
     bool checkpoint_missed = false;
+    std::string checkpoint_error;
     // Versions it failed to restore (left out of later rollbacks), and the
     // generation of the last failure.
     std::set<int64_t> bad;
@@ -109,6 +115,9 @@ class Recovery {
   // Under asp and ssp: the newest completed order every shard can restore.
   // Forgets records after it.
   Rollback PlanRecordedRollback();
+  // The open order could not be written by `shard`: drops it and sets when
+  // to order again.
+  void OrderFailed(absl::Time now, int32_t shard);
 
   const JobConfig job_;
   std::vector<Server> servers_;
@@ -126,6 +135,11 @@ class Recovery {
   absl::Time last_order_time_ = absl::InfinitePast();
   int64_t last_order_version_ = 0;
   std::vector<paramd::v1::CheckpointRecord> records_;
+  // Failed orders: the latest, how many in a row, since when, and when to
+  // order again.
+  paramd::v1::CheckpointFailure failure_;
+  absl::Time failing_since_;
+  absl::Time retry_at_;
   // Version growth, for placing orders.
   absl::Time rate_time_ = absl::InfinitePast();
   int64_t rate_version_ = 0;

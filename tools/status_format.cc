@@ -42,6 +42,42 @@ double LatestTrainLoss(const v1::GetStatusResponse& status) {
   return NAN;
 }
 
+// `message` as one line of JSON (protobuf's mapping: strings escaped).
+std::string CompactJson(const google::protobuf::Message& message) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
+           .ok()) {
+    return "null";
+  }
+  return json;
+}
+
+// "last #3 at version(s) 600,600; 2 orders failed in a row over 3.1s: ...".
+std::string CheckpointSummary(const v1::GetStatusResponse& status) {
+  std::string out = "none written yet";
+  if (status.checkpoints_size() > 0) {
+    const v1::CheckpointStatus& last =
+        status.checkpoints(status.checkpoints_size() - 1);
+    out = absl::StrCat("last #", last.id(), " at version(s) ",
+                       absl::StrJoin(last.versions(), ","));
+  }
+  const v1::CheckpointFailure& failure = status.checkpoint_failure();
+  if (failure.id() == 0) return out;
+  if (failure.failures_in_a_row() > 0) {
+    absl::StrAppendFormat(&out, "; FAILING: %d order(s) in a row over %.1fs",
+                          failure.failures_in_a_row(), failure.since_s());
+  } else {
+    absl::StrAppendFormat(&out, "; recovered %.1fs ago from",
+                          failure.since_s());
+  }
+  absl::StrAppend(&out, ", latest #", failure.id(), " on shard ",
+                  failure.shard(), ": ", failure.error());
+  return out;
+}
+
 }  // namespace
 
 double FractionDone(const v1::GetStatusResponse& status) {
@@ -117,6 +153,11 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
                             f.shard(), f.error());
     }
   }
+  absl::StrAppend(&out, "\nCHECKPOINTS: ", CheckpointSummary(status), "\n");
+  if (!status.state_error().empty()) {
+    absl::StrAppend(&out, "JOB PROGRESS NOT SAVED (completions wait): ",
+                    status.state_error(), "\n");
+  }
   if (!status.eval().empty()) {
     absl::StrAppend(&out, "\nEVAL", status.eval_final() ? " (final)" : "",
                     "\n");
@@ -160,17 +201,32 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
         e.epoch() + 1, e.shards_done(), e.completions(), e.failed(),
         e.examples(), e.train_loss()));
   }
+  std::vector<std::string> failed_shards;
+  for (const v1::ShardFailure& f : status.failed_shards()) {
+    failed_shards.push_back(CompactJson(f));
+  }
+  const std::string last_checkpoint =
+      status.checkpoints_size() > 0
+          ? CompactJson(status.checkpoints(status.checkpoints_size() - 1))
+          : "null";
+  const std::string checkpoint_failure =
+      status.checkpoint_failure().id() > 0
+          ? CompactJson(status.checkpoint_failure())
+          : "null";
   return absl::StrFormat(
       "{\n  \"job\": \"%s\",\n  \"done\": %s,\n  \"eval_final\": %s,\n"
       "  \"metrics\": {%s},\n  \"wall_time_s\": %.3f,\n  \"examples\": %d,\n"
       "  \"examples_per_s\": %.3f,\n  \"num_shards\": %d,\n"
-      "  \"epochs\": [\n    %s\n  ],\n  \"failures\": {\"expired_leases\": %d, "
+      "  \"epochs\": [\n    %s\n  ],\n"
+      "  \"checkpoints\": {\"last\": %s, \"latest_failure\": %s},\n"
+      "  \"failures\": {\"expired_leases\": %d, \"failed_shards\": [%s], "
       "\"failed_processes\": [%s]}\n}\n",
       status.job(), status.done() ? "true" : "false",
       status.eval_final() ? "true" : "false", absl::StrJoin(metrics, ", "),
       elapsed_s, status.examples(),
       status.examples() / std::max(elapsed_s, 1e-3), status.num_shards(),
-      absl::StrJoin(epochs, ",\n    "), status.expired_leases(),
+      absl::StrJoin(epochs, ",\n    "), last_checkpoint, checkpoint_failure,
+      status.expired_leases(), absl::StrJoin(failed_shards, ", "),
       absl::StrJoin(failed, ", ", [](std::string* out, const std::string& f) {
         absl::StrAppend(out, "\"", f, "\"");
       }));

@@ -53,9 +53,9 @@ checkpoint:
   return options;
 }
 
-void ExpectExactLedger(const v1::GetStatusResponse& status) {
+void ExpectExactLedger(const v1::GetStatusResponse& status, int epochs) {
   EXPECT_TRUE(status.done());
-  ASSERT_EQ(status.epochs_status_size(), kFaultEpochs);
+  ASSERT_EQ(status.epochs_status_size(), epochs);
   for (const v1::EpochStatus& epoch : status.epochs_status()) {
     EXPECT_EQ(epoch.shards_done(), kFaultShards) << "epoch " << epoch.epoch();
     EXPECT_EQ(epoch.completions(), kFaultShards) << "epoch " << epoch.epoch();

@@ -29,9 +29,10 @@ constexpr int kFaultPerShard = 1000;
 TestClusterOptions FaultJob(const std::string& name,
                             const std::string& consistency = "bsp");
 
-// Expects every epoch to have every shard completed exactly once with all
-// its examples.
-void ExpectExactLedger(const paramd::v1::GetStatusResponse& status);
+// Expects each of `epochs` epochs to have every shard completed exactly
+// once with all its examples.
+void ExpectExactLedger(const paramd::v1::GetStatusResponse& status,
+                       int epochs = kFaultEpochs);
 
 // Runs the same job without faults and returns its final status.
 absl::StatusOr<paramd::v1::GetStatusResponse> FaultFreeRun(

@@ -175,6 +175,58 @@ TEST(RecoveryTest, BspOrderIsPlacedAheadAndFinishesWhenAllShardsHoldIt) {
   EXPECT_GT(again.checkpoint().version(), 400);
 }
 
+TEST(RecoveryTest, AnOrderAServerCouldNotWriteIsOrderedAgainWithBackoff) {
+  JobConfig job = Job(Consistency::kAsp);
+  job.checkpoint.every_s = 60;  // failures, not the period, drive retries
+  Recovery recovery(job, 2);
+  recovery.Report(Report(0, 10, {}), T(0));
+  recovery.Report(Report(1, 10, {}), T(0));
+  auto fail = [&](uint64_t id, double at) {
+    v1::ServerHeartbeatRequest report = Report(1, 10, {});
+    report.set_checkpoint_id(id);
+    report.set_checkpoint_error("No space left on device");
+    recovery.Report(report, T(at));
+    EXPECT_FALSE(recovery.MaybeFinish(T(at)).has_value());
+  };
+  absl::StatusOr<v1::CheckpointOrder> first = recovery.Order(T(0), 0);
+  ASSERT_TRUE(first.ok());
+  fail(first->id(), 0.5);
+  v1::CheckpointFailure failure = recovery.checkpoint_failure(T(0.5));
+  EXPECT_EQ(failure.id(), first->id());
+  EXPECT_EQ(failure.shard(), 1);
+  EXPECT_EQ(failure.error(), "No space left on device");
+  EXPECT_EQ(failure.failures_in_a_row(), 1);
+  // Dropped at once; the next comes a second later, then two.
+  v1::ServerHeartbeatResponse response;
+  recovery.FillResponse(0, &response);
+  EXPECT_FALSE(response.has_checkpoint());
+  EXPECT_FALSE(recovery.MaybeOrder(T(1.4), 0));
+  ASSERT_TRUE(recovery.MaybeOrder(T(1.5), 0));
+  recovery.FillResponse(0, &response);
+  const uint64_t second = response.checkpoint().id();
+  EXPECT_GT(second, first->id());
+  fail(second, 1.6);
+  EXPECT_EQ(recovery.checkpoint_failure(T(2)).failures_in_a_row(), 2);
+  EXPECT_DOUBLE_EQ(recovery.checkpoint_failure(T(2)).since_s(), 1.5);
+  EXPECT_FALSE(recovery.MaybeOrder(T(3.5), 0));
+  ASSERT_TRUE(recovery.MaybeOrder(T(3.6), 0));
+  recovery.FillResponse(0, &response);
+  const uint64_t third = response.checkpoint().id();
+  for (int32_t shard : {0, 1}) {
+    v1::ServerHeartbeatRequest done = Report(shard, 10, {10});
+    done.set_checkpoint_id(third);
+    done.set_checkpoint_version(10);
+    recovery.Report(done, T(4));
+  }
+  ASSERT_TRUE(recovery.MaybeFinish(T(4)).has_value());
+  failure = recovery.checkpoint_failure(T(5));
+  EXPECT_EQ(failure.failures_in_a_row(), 0) << "recovered";
+  EXPECT_EQ(failure.id(), second) << "the latest failure is still shown";
+  EXPECT_DOUBLE_EQ(failure.since_s(), 1);
+  // Back to the configured period.
+  EXPECT_FALSE(recovery.MaybeOrder(T(6), 0));
+}
+
 TEST(RecoveryTest, AspRollsBackToARecordedCheckpointAndCutsTheLog) {
   Recovery recovery(Job(Consistency::kAsp), 2);
   recovery.Report(Report(0, 70, {}), T(0));
