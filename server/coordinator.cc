@@ -11,6 +11,13 @@
 #include "common/status_macros.h"
 
 namespace paramd {
+namespace {
+
+// Longer than this between two calls (Tick runs every 200 ms) and the
+// coordinator itself was not listening: see NowLocked().
+constexpr absl::Duration kUnresponsive = absl::Seconds(1);
+
+}  // namespace
 
 Coordinator::Coordinator(JobConfig job, std::string config_yaml,
                          std::vector<std::string> shards)
@@ -61,6 +68,21 @@ absl::Status Coordinator::PersistLocked(const LeaseBook& book) {
   }
   state_error_ = std::string(written.message());
   return written;
+}
+
+absl::Time Coordinator::NowLocked() {
+  const absl::Time now = absl::Now();
+  const absl::Duration gap = now - awake_;
+  if (gap > kUnresponsive) {
+    workers_.Postpone(gap);
+    book_.Postpone(gap);
+    LogWarning(absl::StrCat(
+        "the coordinator was unresponsive for ", absl::FormatDuration(gap),
+        " (stopped or starved) and could hear no one meanwhile: worker "
+        "liveness and lease deadlines are moved back by as much"));
+  }
+  awake_ = now;
+  return now;
 }
 
 void Coordinator::SaveLocked() {
@@ -138,10 +160,11 @@ absl::Status Coordinator::ServerHeartbeat(
     LogInfo(absl::StrCat("server ", report.address(), " holds shard ", shard,
                          " (heard from its heartbeat)"));
   }
-  recovery_.Report(report, absl::Now());
+  const absl::Time now = NowLocked();
+  recovery_.Report(report, now);
   recovery_.FillResponse(shard, response);
   for (uint64_t id : workers_.LiveTrainers()) response->add_live_workers(id);
-  response->set_workers_known(absl::Now() >= reclaim_until_);
+  response->set_workers_known(now >= reclaim_until_);
   return absl::OkStatus();
 }
 
@@ -162,13 +185,13 @@ absl::StatusOr<uint64_t> Coordinator::RegisterWorker(
           absl::StrCat("waiting for parameter server ", s, " to register"));
     }
   }
-  PARAMD_ASSIGN_OR_RETURN(
-      const uint64_t id,
-      workers_.Add(host, role, old_id, request_id, absl::Now()));
+  const absl::Time now = NowLocked();
+  PARAMD_ASSIGN_OR_RETURN(const uint64_t id,
+                          workers_.Add(host, role, old_id, request_id, now));
   *servers = servers_;
   if (held->has_value()) {
     if ((*held)->generation == recovery_.generation() &&
-        book_.Reclaim(id, **held, absl::Now())) {
+        book_.Reclaim(id, **held, now)) {
       LogInfo(absl::StrCat("worker ", id, " keeps shard ", (*held)->shard,
                            " of epoch ", (*held)->epoch + 1));
     } else {
@@ -190,16 +213,17 @@ absl::Status Coordinator::Heartbeat(uint64_t worker, uint64_t examples,
     return absl::InvalidArgumentError("loss_sum: must be finite");
   }
   absl::MutexLock lock(&mu_);
+  const absl::Time now = NowLocked();
   PARAMD_ASSIGN_OR_RETURN(WorkerEntry * entry_ptr, workers_.Find(worker));
   WorkerEntry& entry = *entry_ptr;
   if (!entry.alive) {
     LogInfo(absl::StrCat("worker ", worker, " is back"));
   }
   entry.alive = true;
-  entry.last_seen = absl::Now();
+  entry.last_seen = now;
   entry.examples = examples;
   entry.loss_sum = loss_sum;
-  book_.Renew(worker, held, absl::Now());
+  book_.Renew(worker, held, now);
   response->set_job_done(book_.done());
   response->set_generation(recovery_.generation());
   for (const std::string& s : servers_) response->add_servers(s);
@@ -224,10 +248,11 @@ absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(
     *servers = servers_;
     return entry.acquire_grant;  // a retry whose first reply was lost
   }
-  if (!book_.done() && (recovery_.Settling() || absl::Now() < reclaim_until_)) {
+  const absl::Time now = NowLocked();
+  if (!book_.done() && (recovery_.Settling() || now < reclaim_until_)) {
     return LeaseBook::Grant::kWait;
   }
-  const LeaseBook::Grant grant = book_.Acquire(worker, absl::Now(), lease);
+  const LeaseBook::Grant grant = book_.Acquire(worker, now, lease);
   if (grant == LeaseBook::Grant::kLeased) {
     lease->generation = recovery_.generation();
     *path = shards_[lease->shard];
@@ -244,19 +269,20 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
                                         uint64_t examples, double loss_sum,
                                         int64_t clock) {
   absl::MutexLock lock(&mu_);
+  const absl::Time now = NowLocked();
   PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   if (!std::isfinite(loss_sum)) {
     return absl::InvalidArgumentError("loss_sum: must be finite");
   }
   return FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
-    return book.Complete(worker, lease_id, examples, loss_sum, clock,
-                         absl::Now());
+    return book.Complete(worker, lease_id, examples, loss_sum, clock, now);
   });
 }
 
 absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
                                     const std::string& error, bool unreadable) {
   absl::MutexLock lock(&mu_);
+  const absl::Time now = NowLocked();
   PARAMD_RETURN_IF_ERROR(workers_.Find(worker).status());
   // Kept short: it is stored in every state file and shown in status.
   const std::string reason = error.substr(0, 512);
@@ -277,7 +303,7 @@ absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
   }
   PARAMD_RETURN_IF_ERROR(
       FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
-        return book.Fail(worker, lease_id, reason, absl::Now());
+        return book.Fail(worker, lease_id, reason, now);
       }));
   if (!path.empty()) {
     LogWarning(absl::StrCat("shard ", path, " failed: ", reason,
@@ -322,7 +348,7 @@ absl::Status Coordinator::ReleaseShard(uint64_t worker, uint64_t lease_id) {
 absl::StatusOr<paramd::v1::CheckpointOrder> Coordinator::Checkpoint() {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<paramd::v1::CheckpointOrder> order =
-      recovery_.Order(absl::Now(), book_.log().size());
+      recovery_.Order(NowLocked(), book_.log().size());
   if (order.ok()) SaveLocked();
   return order;
 }
@@ -369,7 +395,7 @@ absl::Status Coordinator::ReportEval(
 
 void Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = NowLocked();
   const absl::Duration timeout = absl::Seconds(job_.lease_timeout_s);
   for (const auto& [id, silent] : workers_.MarkSilentDead(now, timeout)) {
     book_.Release(id);
@@ -377,9 +403,7 @@ void Coordinator::Tick() {
                             absl::FormatDuration(silent),
                             ": marked dead, leases released"));
   }
-  if (int n = book_.Expire(now); n > 0) {
-    LogWarning(absl::StrCat(n, " lease(s) expired and were requeued"));
-  }
+  book_.Expire(now);
   if (std::optional<Rollback> rollback = recovery_.MaybeRollBack()) {
     RollBackLocked(*rollback);
   }
@@ -389,7 +413,7 @@ void Coordinator::Tick() {
 
 paramd::v1::GetStatusResponse Coordinator::Status() {
   absl::MutexLock lock(&mu_);
-  const absl::Time now = absl::Now();
+  const absl::Time now = NowLocked();
   paramd::v1::GetStatusResponse status;
   status.set_job(job_.name);
   status.set_epoch(book_.epoch());

@@ -145,6 +145,11 @@ class Coordinator {
   // PersistLocked(book_), logging a failure: for changes that a later
   // write covers as well.
   void SaveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The time now. If the coordinator ran nothing for a while before (it was
+  // stopped, or starved of CPU), it could not hear heartbeats meanwhile:
+  // worker liveness and lease deadlines are moved back by that gap, so
+  // silence is judged only over time it could have heard the workers.
+  absl::Time NowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const JobConfig job_;
   const std::string config_yaml_;
@@ -159,6 +164,8 @@ class Coordinator {
   // After a restart, leases are handed out only from then, so workers
   // coming back can reclaim theirs first.
   absl::Time reclaim_until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // When the coordinator last ran anything under the lock (see NowLocked).
+  absl::Time awake_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   CoordinatorStateFiles state_files_ ABSL_GUARDED_BY(mu_);
   // Why the last state write failed ("" if it did not), and since when
   // writes fail.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/logging.h"
 
 namespace paramd {
 
@@ -149,27 +150,38 @@ void LeaseBook::Requeue(std::map<uint64_t, LeaseInfo>::iterator it) {
   leases_.erase(it);
 }
 
+void LeaseBook::Lapse(std::map<uint64_t, LeaseInfo>::iterator it,
+                      const char* why) {
+  const LeaseInfo& lease = it->second;
+  LogWarning(absl::StrCat("lease ", lease.lease_id, " of worker ",
+                          lease.worker_id, " on shard ", lease.shard,
+                          " (epoch ", lease.epoch + 1, ") ", why,
+                          ": the shard will be trained again from its start"));
+  Requeue(it);
+  ++expired_;
+}
+
 int LeaseBook::Expire(absl::Time now) {
   int count = 0;
   for (auto it = leases_.begin(); it != leases_.end();) {
     auto next = std::next(it);
     if (it->second.deadline <= now) {
-      Requeue(it);
+      Lapse(it, "expired");
       ++count;
     }
     it = next;
   }
-  expired_ += count;
   return count;
+}
+
+void LeaseBook::Postpone(absl::Duration by) {
+  for (auto& [id, lease] : leases_) lease.deadline += by;
 }
 
 void LeaseBook::Release(uint64_t worker) {
   for (auto it = leases_.begin(); it != leases_.end();) {
     auto next = std::next(it);
-    if (it->second.worker_id == worker) {
-      Requeue(it);
-      ++expired_;
-    }
+    if (it->second.worker_id == worker) Lapse(it, "lapsed (its worker died)");
     it = next;
   }
 }

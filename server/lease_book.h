@@ -87,8 +87,12 @@ class LeaseBook {
   // changes nothing.
   absl::Status Rebuild(const std::vector<paramd::v1::Completion>& log);
 
-  // Returns leases past their deadline to the queue; returns how many.
+  // Returns leases past their deadline to the queue, logging each; returns
+  // how many.
   int Expire(absl::Time now);
+
+  // Moves every lease's deadline `by` later.
+  void Postpone(absl::Duration by);
 
   // Drops every lease `worker` holds (it died), returning them to the queue.
   void Release(uint64_t worker);
@@ -123,6 +127,8 @@ class LeaseBook {
   absl::Status Finish(uint64_t worker, uint64_t lease_id,
                       paramd::v1::Completion done, absl::Time now);
   void Requeue(std::map<uint64_t, LeaseInfo>::iterator it);
+  // Requeues a lease that lapsed (`why`), logging and counting it.
+  void Lapse(std::map<uint64_t, LeaseInfo>::iterator it, const char* why);
 
   int32_t num_shards_;
   int32_t epochs_;

@@ -61,6 +61,10 @@ absl::StatusOr<WorkerEntry*> WorkerRegistry::Find(uint64_t id) {
   return &it->second;
 }
 
+void WorkerRegistry::Postpone(absl::Duration by) {
+  for (auto& [id, w] : workers_) w.last_seen += by;
+}
+
 std::vector<std::pair<uint64_t, absl::Duration>> WorkerRegistry::MarkSilentDead(
     absl::Time now, absl::Duration timeout) {
   std::vector<std::pair<uint64_t, absl::Duration>> dead;

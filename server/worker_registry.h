@@ -62,6 +62,10 @@ class WorkerRegistry {
   std::vector<std::pair<uint64_t, absl::Duration>> MarkSilentDead(
       absl::Time now, absl::Duration timeout);
 
+  // Moves every worker's last heartbeat `by` later (time in which the
+  // coordinator could not hear them).
+  void Postpone(absl::Duration by);
+
   // Ids of the live trainers, ascending.
   std::vector<uint64_t> LiveTrainers() const;
 

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/fault_job.h"
 #include "tests/cluster/test_cluster.h"
@@ -64,6 +65,35 @@ TEST(CoordinatorCrashTest, RestartedCoordinatorRestoresProgress) {
       testing::FaultFreeRun(testing::FaultJob("coordinator-crash"));
   ASSERT_TRUE(fault_free.ok()) << fault_free.status();
   testing::ExpectQualityNear(*status, *fault_free);
+}
+
+// The coordinator stopped (SIGSTOP) for three lease timeouts while the
+// trainers keep training and heartbeating into the void: once it runs
+// again it judges their silence only over time it could have heard them,
+// so no lease expires and no shard is trained twice.
+TEST(CoordinatorCrashTest, APausedCoordinatorExpiresNoLeaseOfALiveWorker) {
+  auto cluster = TestCluster::Start(testing::FaultJob("coordinator-pause"));
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto training = (*cluster)->WaitFor(
+      [](const v1::GetStatusResponse& s) {
+        return s.leases_size() == 2 && s.examples() > 0 && !s.done();
+      },
+      absl::Seconds(60));
+  ASSERT_TRUE(training.ok()) << training.status();
+  Subprocess* coordinator = (*cluster)->cluster().coordinator();
+  coordinator->Signal(SIGSTOP);
+  absl::SleepFor(absl::Seconds(6));  // lease_timeout_s is 2
+  coordinator->Signal(SIGCONT);
+
+  auto status = (*cluster)->WaitForJob(absl::Seconds(180));
+  ASSERT_TRUE(status.ok()) << status.status();
+  testing::ExpectExactLedger(*status);
+  EXPECT_EQ(status->expired_leases(), 0);
+  for (const v1::WorkerStatus& worker : status->workers()) {
+    EXPECT_TRUE(worker.alive()) << "worker " << worker.worker_id();
+  }
+  EXPECT_TRUE(absl::StrContains(
+      testing::ReadFileOrEmpty(coordinator->log_path()), "unresponsive for"));
 }
 
 }  // namespace
