@@ -209,16 +209,24 @@ std::string Resolve(const std::string& base_dir, const std::string& path) {
 
 absl::Status ReadData(const YamlReader& r, const std::string& base_dir,
                       JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"train", "eval", "test", "bad_lines"}));
+  PARAMD_RETURN_IF_ERROR(
+      r.OnlyKeys({"train", "eval", "test", "bad_lines", "bad_shards"}));
   PARAMD_RETURN_IF_ERROR(r.Require("train"));
   PARAMD_RETURN_IF_ERROR(r.Get("train", &job->train_glob));
   std::string bad_lines = "fail";
+  std::string bad_shards = "skip";
   PARAMD_RETURN_IF_ERROR(r.Get("bad_lines", &bad_lines));
-  if (bad_lines != "fail" && bad_lines != "skip") {
-    return r.Error("bad_lines",
-                   absl::StrCat("must be skip or fail, got '", bad_lines, "'"));
+  PARAMD_RETURN_IF_ERROR(r.Get("bad_shards", &bad_shards));
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::string&>{"bad_lines", bad_lines},
+        {"bad_shards", bad_shards}}) {
+    if (value != "fail" && value != "skip") {
+      return r.Error(key,
+                     absl::StrCat("must be skip or fail, got '", value, "'"));
+    }
   }
   job->skip_bad_lines = bad_lines == "skip";
+  job->fail_on_bad_shard = bad_shards == "fail";
   PARAMD_RETURN_IF_ERROR(r.Get("eval", &job->eval_path));
   PARAMD_RETURN_IF_ERROR(r.Get("test", &job->test_path));
   job->train_glob = Resolve(base_dir, job->train_glob);

@@ -88,6 +88,11 @@ struct JobConfig {
   // the whole shard fails for this epoch (reported to the coordinator) and
   // the job moves on. YAML: data.bad_lines: skip | fail (default).
   bool skip_bad_lines = false;
+  // A training shard that cannot be read (or has a malformed line under
+  // bad_lines: fail) is marked failed, and then either left out of the
+  // later epochs or ends the whole job with its error. YAML:
+  // data.bad_shards: skip (default) | fail.
+  bool fail_on_bad_shard = false;
   int num_servers = 1;
   int num_workers = 1;  // how many trainers `paramctl launch` starts
   std::vector<TableConfig> tables;

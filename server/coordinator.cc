@@ -27,7 +27,9 @@ Coordinator::Coordinator(JobConfig job, std::string config_yaml,
       started_(absl::Now()),
       servers_(job_.num_servers),
       book_(static_cast<int32_t>(shards_.size()), job_.epochs,
-            absl::Seconds(job_.lease_timeout_s)),
+            absl::Seconds(job_.lease_timeout_s),
+            job_.fail_on_bad_shard ? LeaseBook::BadShards::kFailJob
+                                   : LeaseBook::BadShards::kSkip),
       recovery_(job_, job_.num_servers),
       state_files_(job_.checkpoint.dir, job_.name, job_.checkpoint.keep) {}
 
@@ -305,9 +307,12 @@ absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
       FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
         return book.Fail(worker, lease_id, reason, now);
       }));
-  if (!path.empty()) {
+  if (!book_.failure().empty()) {
+    LogError(absl::StrCat("the job failed: ", book_.failure(),
+                          " (data.bad_shards: fail)"));
+  } else if (!path.empty()) {
     LogWarning(absl::StrCat("shard ", path, " failed: ", reason,
-                            " (counted done, and failed, this epoch)"));
+                            "; it is left out of the later epochs"));
   }
   return absl::OkStatus();
 }
@@ -404,6 +409,18 @@ void Coordinator::Tick() {
                             ": marked dead, leases released"));
   }
   book_.Expire(now);
+  std::string stalled;
+  if (book_.remaining() > 0 && book_.failure().empty() &&
+      workers_.LiveTrainers().empty()) {
+    stalled = absl::StrCat("no live trainer: ", book_.remaining(),
+                           " shard(s) of epoch ", book_.epoch() + 1,
+                           " left; the job waits for a trainer to register");
+  }
+  if (stalled.empty() != stalled_.empty()) {
+    LogWarning(stalled.empty() ? "a trainer is live: the job goes on"
+                               : stalled);
+  }
+  stalled_ = stalled;
   if (std::optional<Rollback> rollback = recovery_.MaybeRollBack()) {
     RollBackLocked(*rollback);
   }
@@ -445,7 +462,14 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   status.set_settling(recovery_.Settling());
   *status.mutable_checkpoint_failure() = recovery_.checkpoint_failure(now);
   status.set_state_error(state_error_);
+  status.set_failure(book_.failure());
+  status.set_stalled(stalled_);
   return status;
+}
+
+std::string Coordinator::Failure() const {
+  absl::MutexLock lock(&mu_);
+  return book_.failure();
 }
 
 }  // namespace paramd

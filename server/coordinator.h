@@ -120,12 +120,15 @@ class Coordinator {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Marks workers silent for longer than the lease timeout dead, releasing
-  // their leases; expires overdue leases; starts rollbacks and orders and
-  // records checkpoints. Call periodically.
+  // their leases; expires overdue leases; notes a job left with no trainer;
+  // starts rollbacks and orders and records checkpoints. Call periodically.
   void Tick() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The whole job's state.
   paramd::v1::GetStatusResponse Status() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Why the job failed, or "" (see LeaseBook::failure).
+  std::string Failure() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   // Ends `worker`'s lease `lease_id` with `finish` applied to a copy of the
@@ -176,6 +179,8 @@ class Coordinator {
   std::map<std::pair<int32_t, int32_t>, std::set<uint64_t>> unreadable_
       ABSL_GUARDED_BY(mu_);
   bool eval_final_ ABSL_GUARDED_BY(mu_) = false;
+  // Why the job waits with no live trainer ("" while it does not).
+  std::string stalled_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace paramd

@@ -119,6 +119,10 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
     case LeaseBook::Grant::kDone:
       response->set_state(v1::AcquireShardResponse::DONE);
       break;
+    case LeaseBook::Grant::kFailed:
+      response->set_state(v1::AcquireShardResponse::FAILED);
+      response->set_failure(coordinator_->Failure());
+      break;
   }
   return FinishChange(context, absl::OkStatus());
 }

@@ -7,22 +7,42 @@
 
 namespace paramd {
 
-LeaseBook::LeaseBook(int32_t num_shards, int32_t epochs, absl::Duration timeout)
-    : num_shards_(num_shards), epochs_(epochs), timeout_(timeout) {
+LeaseBook::LeaseBook(int32_t num_shards, int32_t epochs, absl::Duration timeout,
+                     BadShards bad_shards)
+    : num_shards_(num_shards),
+      epochs_(epochs),
+      timeout_(timeout),
+      bad_shards_(bad_shards) {
   if (epochs_ > 0) StartEpoch();
 }
 
 void LeaseBook::StartEpoch() {
-  queue_.clear();
-  for (int32_t s = 0; s < num_shards_; ++s) queue_.push_back(s);
-  EpochLedger ledger;
-  ledger.completions.assign(num_shards_, 0);
-  ledger_.push_back(std::move(ledger));
+  // An epoch of skipped shards only is over as soon as it starts.
+  while (true) {
+    queue_.clear();
+    EpochLedger ledger;
+    ledger.completions.assign(num_shards_, 0);
+    for (int32_t s = 0; s < num_shards_; ++s) {
+      if (skipped_.count(s) > 0) {
+        ++ledger.shards_done;
+        ++ledger.failed;
+      } else {
+        queue_.push_back(s);
+      }
+    }
+    ledger_.push_back(std::move(ledger));
+    if (!queue_.empty() || ++epoch_ >= epochs_) return;
+  }
+}
+
+int32_t LeaseBook::remaining() const {
+  return done() ? 0 : num_shards_ - ledger_[epoch_].shards_done;
 }
 
 LeaseBook::Grant LeaseBook::Acquire(uint64_t worker, absl::Time now,
                                     LeaseInfo* lease) {
   Expire(now);
+  if (!failure_.empty()) return Grant::kFailed;
   if (done()) return Grant::kDone;
   if (queue_.empty()) return Grant::kWait;
   lease->lease_id = next_lease_id_++;
@@ -87,7 +107,16 @@ void LeaseBook::Record(const paramd::v1::Completion& done) {
   if (ledger.completions[done.shard()]++ == 0) ++ledger.shards_done;
   ledger.examples += done.examples();
   ledger.loss_sum += done.loss_sum();
-  ledger.failed += !done.error().empty();
+  if (!done.error().empty()) {
+    ++ledger.failed;
+    if (bad_shards_ == BadShards::kSkip) {
+      skipped_.insert(done.shard());
+    } else if (failure_.empty()) {
+      failure_ =
+          absl::StrCat("shard ", done.shard(), " of epoch ", done.epoch() + 1,
+                       " cannot be read: ", done.error());
+    }
+  }
   if (ledger.shards_done == num_shards_ && done.epoch() == epoch_) {
     ++epoch_;
     if (!this->done()) StartEpoch();
@@ -122,7 +151,7 @@ bool LeaseBook::Reclaim(uint64_t worker, const LeaseInfo& held,
 
 absl::Status LeaseBook::Rebuild(
     const std::vector<paramd::v1::Completion>& log) {
-  LeaseBook fresh(num_shards_, epochs_, timeout_);
+  LeaseBook fresh(num_shards_, epochs_, timeout_, bad_shards_);
   for (size_t i = 0; i < log.size(); ++i) {
     const paramd::v1::Completion& done = log[i];
     const bool fits =
@@ -218,6 +247,7 @@ void LeaseBook::FillStatus(const std::vector<std::string>& shards,
     failure->set_shard(done.shard());
     failure->set_path(shards[done.shard()]);
     failure->set_error(done.error());
+    failure->set_skipped(bad_shards_ == BadShards::kSkip);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,17 +43,24 @@ struct EpochLedger {
 // turns (round-robin). A lease not renewed before its deadline goes back to
 // the front of the queue for the next worker that asks. A shard's completion
 // counts once per epoch; a late completion of an expired lease is refused.
+//
+// A shard that failed (see Fail) is, per BadShards, counted done and failed
+// in every later epoch without being leased (kSkip), or ends the job
+// (kFailJob: failure() says why and no shard is leased again).
 class LeaseBook {
  public:
-  enum class Grant { kLeased, kWait, kDone };
+  enum class Grant { kLeased, kWait, kDone, kFailed };
+  enum class BadShards { kSkip, kFailJob };
 
   // Lease ids are below this, so the next id never wraps.
   static constexpr uint64_t kMaxLeaseId = uint64_t{1} << 48;
 
-  LeaseBook(int32_t num_shards, int32_t epochs, absl::Duration timeout);
+  LeaseBook(int32_t num_shards, int32_t epochs, absl::Duration timeout,
+            BadShards bad_shards = BadShards::kSkip);
 
   // Gives `worker` the next shard. Returns kWait when every remaining shard
-  // of the epoch is leased, kDone after the last epoch.
+  // of the epoch is leased, kDone after the last epoch, kFailed once the job
+  // failed.
   Grant Acquire(uint64_t worker, absl::Time now, LeaseInfo* lease);
 
   // Extends the leases of `held` that `worker` holds to now + timeout; its
@@ -106,6 +114,12 @@ class LeaseBook {
   int32_t epochs() const { return epochs_; }
   int32_t num_shards() const { return num_shards_; }
   bool done() const { return epoch_ >= epochs_; }
+  // Why the job failed ("" while it has not): a bad shard under kFailJob.
+  const std::string& failure() const { return failure_; }
+  // Shards left out of the later epochs (kSkip).
+  const std::set<int32_t>& skipped() const { return skipped_; }
+  // Shards of this epoch neither done nor failed.
+  int32_t remaining() const;
   // Leases that lapsed (expired, or their worker died) and were requeued.
   int expired() const { return expired_; }
   const std::map<uint64_t, LeaseInfo>& leases() const { return leases_; }
@@ -133,6 +147,9 @@ class LeaseBook {
   int32_t num_shards_;
   int32_t epochs_;
   absl::Duration timeout_;
+  BadShards bad_shards_;
+  std::set<int32_t> skipped_;
+  std::string failure_;
   int32_t epoch_ = 0;
   uint64_t next_lease_id_ = 1;
   int expired_ = 0;

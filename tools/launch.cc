@@ -100,6 +100,12 @@ absl::Status Launch(const LaunchOptions& options) {
       next_line += options.progress_every;
     }
     if (finished) break;
+    if (!status.failure().empty()) {
+      result = absl::AbortedError(
+          absl::StrCat("the job failed: ", status.failure(),
+                       "; see the logs in ", cluster->run_dir()));
+      break;
+    }
     if (stop.load()) {
       result = absl::CancelledError("interrupted; stopping the cluster");
       break;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace paramd {
@@ -53,6 +54,13 @@ std::string CompactJson(const google::protobuf::Message& message) {
     return "null";
   }
   return json;
+}
+
+// `text` as a JSON string, quoted and escaped.
+std::string JsonString(const std::string& text) {
+  google::protobuf::Value value;
+  value.set_string_value(text);
+  return CompactJson(value);
 }
 
 // "last #3 at version(s) 600,600; 2 orders failed in a row over 3.1s: ...".
@@ -118,7 +126,10 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
   std::string out = absl::StrFormat(
       "job %s: epoch %d/%d, %s, up %s, %d examples, %d expired leases\n",
       status.job(), std::min(status.epoch() + 1, status.epochs()),
-      status.epochs(), status.done() ? "done" : "running",
+      status.epochs(),
+      status.done()               ? "done"
+      : !status.failure().empty() ? "FAILED"
+                                  : "running",
       Clock(status.uptime_s()), status.examples(), status.expired_leases());
   absl::StrAppend(&out, "\nSHARD  SERVER\n");
   for (int s = 0; s < status.servers_size(); ++s) {
@@ -149,9 +160,16 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
   if (status.failed_shards_size() > 0) {
     absl::StrAppend(&out, "\nFAILED SHARDS (could not be read)\n");
     for (const v1::ShardFailure& f : status.failed_shards()) {
-      absl::StrAppendFormat(&out, "epoch %d shard %d: %s\n", f.epoch() + 1,
-                            f.shard(), f.error());
+      absl::StrAppendFormat(
+          &out, "epoch %d shard %d%s: %s\n", f.epoch() + 1, f.shard(),
+          f.skipped() ? " (skipped from then on)" : "", f.error());
     }
+  }
+  if (!status.failure().empty()) {
+    absl::StrAppend(&out, "\nJOB FAILED: ", status.failure(), "\n");
+  }
+  if (!status.stalled().empty()) {
+    absl::StrAppend(&out, "\nSTALLED: ", status.stalled(), "\n");
   }
   absl::StrAppend(&out, "\nCHECKPOINTS: ", CheckpointSummary(status), "\n");
   if (!status.state_error().empty()) {
@@ -214,21 +232,23 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
           ? CompactJson(status.checkpoint_failure())
           : "null";
   return absl::StrFormat(
-      "{\n  \"job\": \"%s\",\n  \"done\": %s,\n  \"eval_final\": %s,\n"
+      "{\n  \"job\": %s,\n  \"done\": %s,\n  \"job_failure\": %s,\n"
+      "  \"eval_final\": %s,\n"
       "  \"metrics\": {%s},\n  \"wall_time_s\": %.3f,\n  \"examples\": %d,\n"
       "  \"examples_per_s\": %.3f,\n  \"num_shards\": %d,\n"
       "  \"epochs\": [\n    %s\n  ],\n"
       "  \"checkpoints\": {\"last\": %s, \"latest_failure\": %s},\n"
       "  \"failures\": {\"expired_leases\": %d, \"failed_shards\": [%s], "
       "\"failed_processes\": [%s]}\n}\n",
-      status.job(), status.done() ? "true" : "false",
+      JsonString(status.job()), status.done() ? "true" : "false",
+      status.failure().empty() ? "null" : JsonString(status.failure()),
       status.eval_final() ? "true" : "false", absl::StrJoin(metrics, ", "),
       elapsed_s, status.examples(),
       status.examples() / std::max(elapsed_s, 1e-3), status.num_shards(),
       absl::StrJoin(epochs, ",\n    "), last_checkpoint, checkpoint_failure,
       status.expired_leases(), absl::StrJoin(failed_shards, ", "),
       absl::StrJoin(failed, ", ", [](std::string* out, const std::string& f) {
-        absl::StrAppend(out, "\"", f, "\"");
+        absl::StrAppend(out, JsonString(f));
       }));
 }
 

@@ -43,8 +43,7 @@ absl::StatusOr<BatchStats> Evaluator::Score(const Dataset& data) {
   const std::atomic<bool>* stop = context_.stop;
   const ClusterView* view = context_.view;
   PsClient ps(*context_.job, servers, view->worker_id(), context_.rpc_timeout,
-              context_.retry_budget,
-              [stop, view, servers] {
+              context_.retry_budget, [stop, view, servers] {
                 return stop->load() || view->servers() != servers;
               });
   // A negative clock never waits: the evaluator reads what is applied.
@@ -113,6 +112,10 @@ absl::Status Evaluator::Run() {
   int32_t evaluated_epoch = 0;
   while (!context_.stop->load()) {
     PARAMD_ASSIGN_OR_RETURN(auto status, context_.coordinator->GetStatus());
+    if (!status.failure().empty()) {
+      LogError(absl::StrCat("the job failed: ", status.failure()));
+      return absl::OkStatus();  // the job's failure, not this worker's
+    }
     const bool due = status.done() || absl::Now() >= next ||
                      status.epoch() > evaluated_epoch;
     if (due && !status.settling()) {

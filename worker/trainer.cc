@@ -61,6 +61,10 @@ absl::Status Trainer::Run() {
       LogInfo("job done");
       return absl::OkStatus();
     }
+    if (grant->state() == v1::AcquireShardResponse::FAILED) {
+      LogError(absl::StrCat("the job failed: ", grant->failure()));
+      return absl::OkStatus();  // the job's failure, not this worker's
+    }
     absl::SleepFor(kWaitPoll);
   }
   (void)LeaveBarrier();

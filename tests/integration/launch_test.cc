@@ -1,10 +1,9 @@
 // `paramctl launch` end to end: it starts the cluster the YAML describes,
 // reports progress, stops every process and writes the summary, metrics CSV
-// and curves; a bad config makes it fail naming the field.
+// and curves; a bad config makes it fail naming the field, and so does a
+// job that fails on a bad shard.
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -26,13 +25,6 @@ tables:
   - {name: bias, type: dense, shape: [1]}
 )";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Runs paramctl with `args`; returns its exit status, output in *output.
 int RunParamctl(const std::vector<std::string>& args, const std::string& log,
                 std::string* output) {
@@ -42,7 +34,7 @@ int RunParamctl(const std::vector<std::string>& args, const std::string& log,
   EXPECT_TRUE(process.ok()) << process.status();
   if (!process.ok()) return -1;
   const int code = (*process)->Wait(absl::Seconds(120)).value_or(-1);
-  *output = ReadFile(log);
+  *output = testing::ReadFileOrEmpty(log);
   return code;
 }
 
@@ -59,7 +51,7 @@ TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
                   dir + "/paramctl.log", &output);
   ASSERT_EQ(code, 0) << output;
   EXPECT_NE(output.find("epoch 2/2 | shards 4/4"), std::string::npos) << output;
-  const std::string summary = ReadFile(dir + "/summary.json");
+  const std::string summary = testing::ReadFileOrEmpty(dir + "/summary.json");
   EXPECT_NE(summary.find("\"done\": true"), std::string::npos) << summary;
   EXPECT_NE(summary.find("\"eval_final\": true"), std::string::npos);
   EXPECT_NE(summary.find("\"eval_accuracy\""), std::string::npos);
@@ -68,14 +60,15 @@ TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
       << summary;
   EXPECT_NE(summary.find("\"failed_processes\": []"), std::string::npos)
       << summary;
-  const std::string csv = ReadFile(dir + "/run/metrics.csv");
+  const std::string csv = testing::ReadFileOrEmpty(dir + "/run/metrics.csv");
   EXPECT_EQ(csv.rfind("time_s,examples,epoch,train_loss", 0), 0u) << csv;
   EXPECT_GT(std::count(csv.begin(), csv.end(), '\n'), 1);
   EXPECT_TRUE(std::filesystem::exists(dir + "/run/curves.png"));
   // Every daemon was stopped: each log ends with its shutdown line.
   for (const char* log : {"coordinator.log", "ps0.log", "ps1.log"}) {
-    EXPECT_NE(ReadFile(dir + "/run/" + log).find("shutting down"),
-              std::string::npos)
+    EXPECT_NE(
+        testing::ReadFileOrEmpty(dir + "/run/" + log).find("shutting down"),
+        std::string::npos)
         << log;
   }
 }
@@ -92,6 +85,37 @@ TEST(LaunchTest, BadConfigFailsNamingTheField) {
   EXPECT_NE(output.find("job.yaml:1: job.batch_size: must be positive"),
             std::string::npos)
       << output;
+}
+
+TEST(LaunchTest, AJobFailedByABadShardFailsNamingTheFileAndLine) {
+  const std::string dir = ::testing::TempDir() + "/launch-bad-shard";
+  std::filesystem::create_directories(dir);
+  testing::WriteSeparableData(dir, /*num_shards=*/4, /*per_shard=*/200,
+                              /*eval_count=*/200, /*seed=*/5);
+  testing::WriteFileOrDie(dir + "/train-00001.svm", "1 3:1\n0 4:x\n");
+  std::string config = kConfig;
+  config.replace(config.find("eval: eval.svm"), 14,
+                 "eval: eval.svm, bad_shards: fail");
+  testing::WriteFileOrDie(dir + "/job.yaml", config);
+  std::string output;
+  const int code =
+      RunParamctl({"launch", dir + "/job.yaml", "--run_dir=" + dir + "/run",
+                   "--summary=" + dir + "/summary.json"},
+                  dir + "/paramctl.log", &output);
+  EXPECT_NE(code, 0) << output;
+  EXPECT_NE(output.find("the job failed: shard 1 of epoch 1 cannot be read: "),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("/train-00001.svm:2: feature 1 '4:x'"),
+            std::string::npos)
+      << output;
+  const std::string summary = testing::ReadFileOrEmpty(dir + "/summary.json");
+  EXPECT_NE(summary.find("\"job_failure\": \"shard 1 of epoch 1"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("\"failed_shards\": [{\"epoch\":0,\"shard\":1"),
+            std::string::npos)
+      << summary;
 }
 
 }  // namespace

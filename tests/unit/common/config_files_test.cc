@@ -102,6 +102,8 @@ constexpr BadConfig kBadConfigs[] = {
     // Consistency.
     {"unknown_consistency.yaml", 4, "job.consistency",
      "must be bsp, asp or ssp, got 'eventual'"},
+    {"unknown_bad_shards.yaml", 16, "data.bad_shards",
+     "must be skip or fail, got 'retry'"},
     {"staleness_without_ssp.yaml", 5, "job.staleness",
      "applies to consistency: ssp only (this job is bsp)"},
     // Not YAML, or not one map. A syntax error names the key on its line.

@@ -331,6 +331,67 @@ TEST(LeaseBookTest, RebuildFromTheLogRestoresEpochLedgerAndQueue) {
   EXPECT_EQ(MustAcquire(book, 1, T(7)).shard, 2);
 }
 
+TEST(LeaseBookTest, AFailedShardIsSkippedInTheLaterEpochs) {
+  LeaseBook book(3, 3, kTimeout);
+  LeaseInfo bad = MustAcquire(book, 1, T(0));  // shard 0
+  ASSERT_TRUE(book.Fail(1, bad.lease_id, "train-0.svm:3: bad", T(0)).ok());
+  for (int i = 1; i < 3; ++i) {
+    const LeaseInfo lease = MustAcquire(book, 1, T(i));
+    ASSERT_TRUE(book.Complete(1, lease.lease_id, 10, 1.0, i, T(i)).ok());
+  }
+  EXPECT_EQ(book.skipped(), (std::set<int32_t>{0}));
+  // Epochs 2 and 3 lease shards 1 and 2 only; shard 0 counts done, failed.
+  for (int epoch = 1; epoch < 3; ++epoch) {
+    ASSERT_EQ(book.epoch(), epoch);
+    EXPECT_EQ(book.ledger()[epoch].shards_done, 1);
+    EXPECT_EQ(book.ledger()[epoch].failed, 1);
+    EXPECT_EQ(book.remaining(), 2);
+    for (int32_t shard : {1, 2}) {
+      const LeaseInfo lease = MustAcquire(book, 2, T(10 * epoch));
+      EXPECT_EQ(lease.shard, shard);
+      ASSERT_TRUE(book.Complete(2, lease.lease_id, 10, 1.0, 0, T(10)).ok());
+    }
+  }
+  EXPECT_TRUE(book.done());
+  EXPECT_TRUE(book.failure().empty());
+
+  // A coordinator restarting from the log skips the same shard.
+  LeaseBook restored(3, 3, kTimeout);
+  ASSERT_TRUE(
+      restored.Rebuild({book.log().begin(), book.log().begin() + 3}).ok());
+  EXPECT_EQ(restored.epoch(), 1);
+  EXPECT_EQ(MustAcquire(restored, 1, T(50)).shard, 1);
+}
+
+TEST(LeaseBookTest, AnEpochOfSkippedShardsOnlyEndsAtOnce) {
+  LeaseBook book(1, 3, kTimeout);
+  const LeaseInfo bad = MustAcquire(book, 1, T(0));
+  ASSERT_TRUE(book.Fail(1, bad.lease_id, "unreadable", T(0)).ok());
+  EXPECT_TRUE(book.done());
+  ASSERT_EQ(book.ledger().size(), 3u);
+  EXPECT_EQ(book.ledger()[2].failed, 1);
+}
+
+TEST(LeaseBookTest, AFailedShardFailsTheJobUnderFailJob) {
+  LeaseBook book(3, 2, kTimeout, LeaseBook::BadShards::kFailJob);
+  const LeaseInfo bad = MustAcquire(book, 1, T(0));
+  const LeaseInfo other = MustAcquire(book, 2, T(0));
+  ASSERT_TRUE(book.Fail(1, bad.lease_id, "train-0.svm:3: bad", T(1)).ok());
+  EXPECT_EQ(book.failure(),
+            "shard 0 of epoch 1 cannot be read: "
+            "train-0.svm:3: bad");
+  LeaseInfo lease;
+  EXPECT_EQ(book.Acquire(1, T(2), &lease), Grant::kFailed);
+  EXPECT_FALSE(book.done());
+  // A shard in flight may still complete; nothing more is leased.
+  EXPECT_TRUE(book.Complete(2, other.lease_id, 10, 1.0, 0, T(2)).ok());
+  EXPECT_EQ(book.Acquire(2, T(3), &lease), Grant::kFailed);
+
+  LeaseBook restored(3, 2, kTimeout, LeaseBook::BadShards::kFailJob);
+  ASSERT_TRUE(restored.Rebuild(book.log()).ok());
+  EXPECT_EQ(restored.failure(), book.failure());
+}
+
 TEST(LeaseBookTest, RebuildRefusesALogThatDoesNotFollow) {
   LeaseBook book(2, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
