@@ -69,7 +69,17 @@ absl::StatusOr<v1::GetStatusResponse> FaultFreeRun(
     const TestClusterOptions& options) {
   auto cluster = TestCluster::Start(options);
   if (!cluster.ok()) return cluster.status();
-  return (*cluster)->WaitForJob(absl::Seconds(180));
+  auto status = (*cluster)->WaitForJob(absl::Seconds(180));
+  // Without faults no step is ever refused as not due (half applied).
+  const int servers = static_cast<int>((*cluster)->cluster().servers().size());
+  for (int shard = 0; status.ok() && shard < servers; ++shard) {
+    auto info = (*cluster)->ServerInfo(shard);
+    EXPECT_TRUE(info.ok()) << info.status();
+    if (info.ok()) {
+      EXPECT_EQ(info->not_due_pushes(), 0) << "shard " << shard;
+    }
+  }
+  return status;
 }
 
 void ExpectQualityNear(const v1::GetStatusResponse& faulted,

@@ -34,7 +34,8 @@ TestClusterOptions FaultJob(const std::string& name,
 void ExpectExactLedger(const paramd::v1::GetStatusResponse& status,
                        int epochs = kFaultEpochs);
 
-// Runs the same job without faults and returns its final status.
+// Runs the same job without faults and returns its final status; expects
+// no server to have refused a step as not due.
 absl::StatusOr<paramd::v1::GetStatusResponse> FaultFreeRun(
     const TestClusterOptions& options);
 
