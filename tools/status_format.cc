@@ -43,10 +43,13 @@ double LatestTrainLoss(const v1::GetStatusResponse& status) {
   return NAN;
 }
 
-// `message` as one line of JSON (protobuf's mapping: strings escaped).
-std::string CompactJson(const google::protobuf::Message& message) {
+// `message` as JSON (protobuf's mapping: strings escaped), on one line
+// unless `indent`.
+std::string MessageJson(const google::protobuf::Message& message,
+                        bool indent = false) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = indent;
   options.preserve_proto_field_names = true;
   options.always_print_primitive_fields = true;
   if (!google::protobuf::util::MessageToJsonString(message, &json, options)
@@ -60,7 +63,7 @@ std::string CompactJson(const google::protobuf::Message& message) {
 std::string JsonString(const std::string& text) {
   google::protobuf::Value value;
   value.set_string_value(text);
-  return CompactJson(value);
+  return MessageJson(value);
 }
 
 // "last #3 at version(s) 600,600; 2 orders failed in a row over 3.1s: ...".
@@ -190,16 +193,7 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
 }
 
 std::string StatusJson(const v1::GetStatusResponse& status) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  if (!google::protobuf::util::MessageToJsonString(status, &json, options)
-           .ok()) {
-    return "{}";
-  }
-  return json;
+  return MessageJson(status, /*indent=*/true);
 }
 
 std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
@@ -221,15 +215,15 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
   }
   std::vector<std::string> failed_shards;
   for (const v1::ShardFailure& f : status.failed_shards()) {
-    failed_shards.push_back(CompactJson(f));
+    failed_shards.push_back(MessageJson(f));
   }
   const std::string last_checkpoint =
       status.checkpoints_size() > 0
-          ? CompactJson(status.checkpoints(status.checkpoints_size() - 1))
+          ? MessageJson(status.checkpoints(status.checkpoints_size() - 1))
           : "null";
   const std::string checkpoint_failure =
       status.checkpoint_failure().id() > 0
-          ? CompactJson(status.checkpoint_failure())
+          ? MessageJson(status.checkpoint_failure())
           : "null";
   return absl::StrFormat(
       "{\n  \"job\": %s,\n  \"done\": %s,\n  \"job_failure\": %s,\n"

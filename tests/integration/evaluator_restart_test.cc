@@ -21,8 +21,9 @@ namespace v1 = ::paramd::v1;
 TEST(EvaluatorRestartTest, EvaluatorFollowsAServerRestartedMidRead) {
   auto options = testing::FaultJob("eval-restart");
   // Scoring back to back, so a read is in flight when the server hangs.
-  options.config_yaml = absl::StrReplaceAll(
-      options.config_yaml, {{"eval_interval_s: 0\n", "eval_interval_s: 0.1\n"}});
+  options.config_yaml =
+      absl::StrReplaceAll(options.config_yaml,
+                          {{"eval_interval_s: 0\n", "eval_interval_s: 0.1\n"}});
   auto cluster = TestCluster::Start(options);
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   auto trained = (*cluster)->WaitFor(

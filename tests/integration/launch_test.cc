@@ -38,6 +38,14 @@ int RunParamctl(const std::vector<std::string>& args, const std::string& log,
   return code;
 }
 
+// Runs `paramctl launch` on dir/job.yaml with its run folder and summary in
+// `dir`; returns its exit status, output in *output.
+int LaunchIn(const std::string& dir, std::string* output) {
+  return RunParamctl({"launch", dir + "/job.yaml", "--run_dir=" + dir + "/run",
+                      "--summary=" + dir + "/summary.json"},
+                     dir + "/paramctl.log", output);
+}
+
 TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
   const std::string dir = ::testing::TempDir() + "/launch";
   std::filesystem::create_directories(dir);
@@ -45,10 +53,7 @@ TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
                               /*eval_count=*/200, /*seed=*/5);
   testing::WriteFileOrDie(dir + "/job.yaml", kConfig);
   std::string output;
-  const int code =
-      RunParamctl({"launch", dir + "/job.yaml", "--run_dir=" + dir + "/run",
-                   "--summary=" + dir + "/summary.json"},
-                  dir + "/paramctl.log", &output);
+  const int code = LaunchIn(dir, &output);
   ASSERT_EQ(code, 0) << output;
   EXPECT_NE(output.find("epoch 2/2 | shards 4/4"), std::string::npos) << output;
   const std::string summary = testing::ReadFileOrEmpty(dir + "/summary.json");
@@ -98,10 +103,7 @@ TEST(LaunchTest, AJobFailedByABadShardFailsNamingTheFileAndLine) {
                  "eval: eval.svm, bad_shards: fail");
   testing::WriteFileOrDie(dir + "/job.yaml", config);
   std::string output;
-  const int code =
-      RunParamctl({"launch", dir + "/job.yaml", "--run_dir=" + dir + "/run",
-                   "--summary=" + dir + "/summary.json"},
-                  dir + "/paramctl.log", &output);
+  const int code = LaunchIn(dir, &output);
   EXPECT_NE(code, 0) << output;
   EXPECT_NE(output.find("the job failed: shard 1 of epoch 1 cannot be read: "),
             std::string::npos)
