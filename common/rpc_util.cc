@@ -48,6 +48,13 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
   return server;
 }
 
+void SetServing(grpc::Server* server, bool serving) {
+  if (grpc::HealthCheckServiceInterface* health =
+          server->GetHealthCheckService()) {
+    health->SetServingStatus(serving);
+  }
+}
+
 absl::Status WritePortFile(const std::string& path, int port) {
   const std::string temp = absl::StrCat(path, ".tmp.", getpid());
   {

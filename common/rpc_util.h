@@ -28,6 +28,10 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& host, int port,
     const std::vector<grpc::Service*>& services, int* bound_port);
 
+// What the server's health service answers for every service name: SERVING
+// or NOT_SERVING. A daemon says SERVING only once it can do its work.
+void SetServing(grpc::Server* server, bool serving);
+
 // Writes `port` to `path` atomically (temp file, then rename), so a reader
 // that sees the file sees the whole number.
 absl::Status WritePortFile(const std::string& path, int port);

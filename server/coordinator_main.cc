@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(200));
     coordinator.Tick();
   }
+  paramd::SetServing(server->get(), false);
   paramd::LogInfo("shutting down");
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   return 0;

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
     paramd::LogError(server.status().ToString());
     return 1;
   }
+  // Not ready until it holds a shard and serves its generation.
+  paramd::SetServing(server->get(), false);
   std::string advertise = absl::GetFlag(FLAGS_advertise);
   if (advertise.empty()) {
     advertise = absl::StrCat(absl::GetFlag(FLAGS_host), ":", port);
@@ -59,7 +61,9 @@ int main(int argc, char** argv) {
     paramd::LogError(absl::StrCat("cannot start: ", started.ToString()));
     return 1;
   }
+  if (started.ok()) paramd::SetServing(server->get(), true);
   absl::Status ran = started.ok() ? node.RunHeartbeats(&stop) : started;
+  paramd::SetServing(server->get(), false);
   paramd::LogInfo("shutting down: finishing requests in flight");
   node.Close();  // no pull waits for a round that will not close
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));

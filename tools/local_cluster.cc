@@ -96,10 +96,12 @@ absl::StatusOr<Subprocess*> LocalCluster::AddWorker(const std::string& role) {
   const std::string name = absl::StrCat(role, workers_.size());
   PARAMD_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> worker,
-      Subprocess::Start({absl::StrCat(options_.bin_dir, "/paramd-worker"),
-                         absl::StrCat("--coordinator=", coordinator_address_),
-                         absl::StrCat("--role=", role)},
-                        absl::StrCat(options_.run_dir, "/", name, ".log")));
+      Subprocess::Start(
+          {absl::StrCat(options_.bin_dir, "/paramd-worker"),
+           absl::StrCat("--coordinator=", coordinator_address_),
+           absl::StrCat("--role=", role),
+           absl::StrCat("--port_file=", options_.run_dir, "/", name, ".port")},
+          absl::StrCat(options_.run_dir, "/", name, ".log")));
   workers_.push_back(std::move(worker));
   if (role == "trainer") trainers_.push_back(workers_.back().get());
   return workers_.back().get();

@@ -36,7 +36,8 @@ class LocalCluster {
 
   ~LocalCluster();
 
-  // Starts one more worker with `role` ("trainer" or "evaluator").
+  // Starts one more worker with `role` ("trainer" or "evaluator"); its
+  // health port goes to run_dir/<role><n>.port.
   absl::StatusOr<Subprocess*> AddWorker(const std::string& role);
 
   // Starts the server of `shard` again, on a new port (it restores what the

@@ -5,8 +5,10 @@
 //   paramctl data spam|brown --out=DIR
 //   paramctl export --coordinator=ADDR --config=FILE --out=DIR
 //   paramctl plot --csv=RUN/metrics.csv --out=PNG
+//   paramctl health ADDR [--wait_s=S] [--timeout_s=S]
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/rpc_util.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "tools/export.h"
 #include "tools/launch.h"
 #include "tools/plot.h"
@@ -31,12 +34,16 @@ ABSL_FLAG(std::string, run_dir, "",
 ABSL_FLAG(std::string, summary, "", "launch: write a JSON summary here.");
 ABSL_FLAG(std::string, bin_dir, "",
           "launch: daemon binaries (default: paramctl's folder).");
-ABSL_FLAG(double, timeout_s, 0, "launch: give up after this long (0: never).");
+ABSL_FLAG(double, timeout_s, 0,
+          "launch: give up after this long (0: never); health: the call's "
+          "deadline (0: 3 s).");
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000",
           "status, checkpoint, export: coordinator address.");
 ABSL_FLAG(bool, json, false, "status: print JSON instead of a table.");
-ABSL_FLAG(double, wait_s, 60,
-          "checkpoint: how long to wait for every server to write it.");
+ABSL_FLAG(double, wait_s, -1,
+          "checkpoint: how long to wait for every server to write it "
+          "(default 60 s); health: keep asking until SERVING for up to this "
+          "long (default: ask once).");
 ABSL_FLAG(std::string, config, "", "export: the running job's cluster YAML.");
 ABSL_FLAG(std::string, out, "",
           "data, export: output folder; plot: PNG to write.");
@@ -100,8 +107,9 @@ int RunCheckpoint() {
                     ? absl::StrCat(" at version ", order->version())
                     : std::string())
             << std::endl;
-  const absl::Time give_up =
-      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_wait_s));
+  const double wait_s =
+      absl::GetFlag(FLAGS_wait_s) >= 0 ? absl::GetFlag(FLAGS_wait_s) : 60;
+  const absl::Time give_up = absl::Now() + absl::Seconds(wait_s);
   while (absl::Now() < give_up) {
     absl::StatusOr<paramd::v1::GetStatusResponse> status = client.GetStatus();
     if (!status.ok()) return Report(status.status());
@@ -114,9 +122,9 @@ int RunCheckpoint() {
     }
     absl::SleepFor(absl::Milliseconds(200));
   }
-  return Report(absl::DeadlineExceededError(absl::StrCat(
-      "checkpoint ", order->id(), " not written within ",
-      absl::GetFlag(FLAGS_wait_s), " s (is the job still training?)")));
+  return Report(absl::DeadlineExceededError(
+      absl::StrCat("checkpoint ", order->id(), " not written within ", wait_s,
+                   " s (is the job still training?)")));
 }
 
 int RunData(const std::string& dataset) {
@@ -127,8 +135,12 @@ int RunData(const std::string& dataset) {
   if (absl::GetFlag(FLAGS_out).empty()) {
     return Report(absl::InvalidArgumentError("data needs --out=DIR"));
   }
-  const std::string script =
-      absl::StrCat(PARAMD_SOURCE_DIR, "/tools/data/prepare_", dataset, ".py");
+  // Installed beside the binary (cmake --install), or in the source tree.
+  const std::string name = absl::StrCat("prepare_", dataset, ".py");
+  std::string script = absl::StrCat(SelfDir(), "/../share/paramd/data/", name);
+  if (access(script.c_str(), R_OK) != 0) {
+    script = absl::StrCat(PARAMD_SOURCE_DIR, "/tools/data/", name);
+  }
   std::vector<std::string> args = {"/usr/bin/python3", script, "--out",
                                    absl::GetFlag(FLAGS_out)};
   if (!absl::GetFlag(FLAGS_source).empty()) {
@@ -173,6 +185,37 @@ int RunExport() {
   return Report(status);
 }
 
+// Exit 0 only if the daemon at `address` answers SERVING: the probe of
+// compose healthchecks, systemd units and Kubernetes.
+int RunHealth(const std::string& address) {
+  using grpc::health::v1::HealthCheckResponse;
+  const double timeout_s = absl::GetFlag(FLAGS_timeout_s);
+  const absl::Time give_up =
+      absl::Now() + absl::Seconds(std::max(0.0, absl::GetFlag(FLAGS_wait_s)));
+  auto stub = grpc::health::v1::Health::NewStub(paramd::MakeChannel(address));
+  while (true) {
+    grpc::ClientContext context;
+    paramd::SetTimeout(&context,
+                       absl::Seconds(timeout_s > 0 ? timeout_s : 3.0));
+    grpc::health::v1::HealthCheckRequest request;
+    HealthCheckResponse response;
+    const grpc::Status status = stub->Check(&context, request, &response);
+    const bool serving =
+        status.ok() && response.status() == HealthCheckResponse::SERVING;
+    if (serving || absl::Now() >= give_up) {
+      if (status.ok()) {
+        std::cout << address << ": "
+                  << HealthCheckResponse::ServingStatus_Name(response.status())
+                  << std::endl;
+      } else {
+        std::cerr << address << ": " << status.error_message() << std::endl;
+      }
+      return serving ? 0 : 1;
+    }
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,7 +224,8 @@ int main(int argc, char** argv) {
       "paramctl launch CONFIG | status --coordinator=ADDR | "
       "checkpoint --coordinator=ADDR [--wait_s=S] | "
       "data spam|brown --out=DIR | plot --csv=CSV --out=PNG | "
-      "export --coordinator=ADDR --config=FILE --out=DIR");
+      "export --coordinator=ADDR --config=FILE --out=DIR | "
+      "health ADDR [--wait_s=S]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "";
   if (command == "launch" && args.size() == 3) return RunLaunch(args[2]);
@@ -190,6 +234,7 @@ int main(int argc, char** argv) {
   if (command == "data" && args.size() == 3) return RunData(args[2]);
   if (command == "plot" && args.size() == 2) return RunPlot();
   if (command == "export" && args.size() == 2) return RunExport();
+  if (command == "health" && args.size() == 3) return RunHealth(args[2]);
   std::cerr << "usage: " << absl::ProgramUsageMessage() << std::endl;
   return 2;
 }

@@ -23,6 +23,11 @@ ABSL_FLAG(std::string, role, "trainer", "trainer or evaluator.");
 ABSL_FLAG(double, rpc_timeout_s, 30, "Deadline of each Pull and Push.");
 ABSL_FLAG(double, retry_budget_s, 120,
           "How long to keep retrying a failing parameter server.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address the health service listens on.");
+ABSL_FLAG(int, port, 0, "Port of the health service; 0 lets the OS pick.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, write the health service's port to this file.");
 ABSL_FLAG(int, blas_threads, 1,
           "Threads for the model's matrix products (several workers on one "
           "host each take one core).");
@@ -49,6 +54,17 @@ int main(int argc, char** argv) {
   openblas_set_num_threads(absl::GetFlag(FLAGS_blas_threads));
   const std::string role = absl::GetFlag(FLAGS_role);
   paramd::SetLogTag(role + "/?");
+  // A health service only: SERVING once registered, until it stops.
+  int port = 0;
+  auto server = paramd::StartServer(absl::GetFlag(FLAGS_host),
+                                    absl::GetFlag(FLAGS_port), {}, &port);
+  if (!server.ok()) return Fail(server.status());
+  paramd::SetServing(server->get(), false);
+  if (!absl::GetFlag(FLAGS_port_file).empty()) {
+    absl::Status written =
+        paramd::WritePortFile(absl::GetFlag(FLAGS_port_file), port);
+    if (!written.ok()) return Fail(written);
+  }
   std::atomic<bool> stop{false};
   paramd::OnShutdownSignal(&stop, [] {});
   paramd::CoordinatorClient coordinator(absl::GetFlag(FLAGS_coordinator),
@@ -56,6 +72,7 @@ int main(int argc, char** argv) {
   const std::string host = HostName();
   auto reg = coordinator.Register(host, role);
   if (!reg.ok()) return stop.load() ? 0 : Fail(reg.status());
+  paramd::SetServing(server->get(), true);
   paramd::SetLogTag(absl::StrCat(role, "/", reg->worker_id));
   auto model = paramd::CreateModel(reg->job);
   if (!model.ok()) return Fail(model.status());
@@ -79,8 +96,10 @@ int main(int argc, char** argv) {
         [&] { return trainer.progress(); }, host, role);
   });
   absl::Status status = role == "evaluator" ? evaluator.Run() : trainer.Run();
+  paramd::SetServing(server->get(), false);
   heartbeats_stop.store(true);
   heartbeats.join();
+  (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   if (!status.ok() && !absl::IsCancelled(status)) return Fail(status);
   paramd::LogInfo("exiting");
   return 0;

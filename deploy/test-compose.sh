@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The compose cluster for real: builds the images from a local Debian base,
+# prepares the Brown corpus in the prepare service, and trains a small job
+# three times:
+#   1. fault-free: every shard once per epoch, held-out perplexity recorded;
+#   2. a parameter-server container killed mid-job: compose restarts it and
+#      the job completes with an exact ledger and perplexity near run 1;
+#   3. `docker-compose stop` mid-job: every daemon exits 0, the servers write
+#      their final checkpoint; `up` resumes from it and finishes the job.
+# Starts dockerd if none runs (and stops what it started). Run as root from
+# anywhere: bash deploy/test-compose.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+deploy=$(pwd)
+start=$(date +%s)
+log() { echo "test-compose [$(($(date +%s) - start))s]: $*"; }
+fail() { echo "test-compose: FAILED: $*" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/paramd-compose.XXXXXX)
+project=paramdtest$$
+source "$deploy/docker/engine.sh"
+compose() { docker-compose -p "$project" -f "$deploy/docker-compose.yml" "$@"; }
+cleanup() {
+  compose logs --no-color >"$work/compose.log" 2>&1 || true
+  compose down -v --remove-orphans >/dev/null 2>&1 || true
+  stop_docker
+  echo "test-compose: logs in $work"
+}
+trap cleanup EXIT
+
+ensure_docker "$work" || fail "no Docker engine"
+bash "$deploy/docker/make-base.sh"
+log "building the images"
+compose build --quiet coordinator prepare
+log "images built: $(docker image inspect paramd:latest \
+  --format '{{.Size}}' | awk '{printf "%.0f MB", $1 / 1e6}') runtime"
+
+# A small job: 2 Brown shards, 2 epochs, checkpoints every 5 s.
+sed -e 's|train-0000\[0-5\]|train-0000[0-1]|' -e 's|every_s: 30|every_s: 5|' \
+    -e 's|name: brown-nplm-compose|name: brown-compose-test|' \
+    "$deploy/compose/brown-nplm.yaml" >"$work/job.yaml"
+export PARAMD_JOB=$work/job.yaml
+export PARAMD_COORDINATOR_PORT=  # any free host port
+
+status() {
+  compose exec -T coordinator paramctl status --json \
+    --coordinator=127.0.0.1:7000 2>/dev/null
+}
+# Prints FIELD of the status JSON (a Python expression over `s`).
+field() { status | /usr/bin/python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+wait_for() {  # wait_for SECONDS EXPRESSION
+  local deadline=$(($(date +%s) + $1))
+  while (($(date +%s) < deadline)); do
+    [ "$(field "$2" 2>/dev/null)" = True ] && return 0
+    sleep 2
+  done
+  status || true
+  fail "not within $1 s: $2"
+}
+check_ledger() {
+  field 'all(e["shards_done"] == s["num_shards"] and e["completions"] == s["num_shards"] for e in s["epochs_status"]) and len(s["epochs_status"]) == s["epochs"]' |
+    grep -qx True || { status; fail "ledger not exact"; }
+}
+done_expr='s["done"] and s["eval_final"]'
+
+log "run 1: fault-free"
+compose up -d --quiet-pull
+wait_for 600 "$done_expr"
+check_ledger
+ppl1=$(field 's["eval"]["eval_perplexity"]')
+log "run 1 done: validation perplexity $ppl1"
+compose ps worker | grep -q "Exit 0" || fail "workers did not exit 0"
+compose down >/dev/null 2>&1
+docker volume rm "${project}_checkpoints" >/dev/null
+
+log "run 2: a parameter server killed mid-job"
+compose up -d
+wait_for 300 'len(s["checkpoints"]) >= 1 and s["examples"] > 0 and not s["done"]'
+ps1=$(compose ps -q ps1)
+docker kill "$ps1" >/dev/null
+log "killed ps1; waiting for compose to restart it"
+for _ in $(seq 60); do
+  [ "$(docker inspect -f '{{.RestartCount}}' "$ps1")" -ge 1 ] && break
+  sleep 1
+done
+[ "$(docker inspect -f '{{.RestartCount}}' "$ps1")" -ge 1 ] ||
+  fail "ps1 was not restarted"
+wait_for 600 "$done_expr"
+check_ledger
+ppl2=$(field 's["eval"]["eval_perplexity"]')
+rollbacks=$(field 'len(s["rollbacks"])')
+log "run 2 done: perplexity $ppl2 after $rollbacks rollback(s)"
+[ "$rollbacks" -ge 1 ] || fail "no rollback after the restart"
+/usr/bin/python3 -c "import sys; a, b = $ppl1, $ppl2; sys.exit(abs(a - b) > 0.15 * a)" ||
+  fail "perplexity $ppl2 not within 15% of the fault-free $ppl1"
+compose down >/dev/null 2>&1
+docker volume rm "${project}_checkpoints" >/dev/null
+
+log "run 3: stopped mid-job, then resumed"
+compose up -d
+wait_for 300 'len(s["checkpoints"]) >= 1 and len(s["epochs_status"]) >= 1 and s["epochs_status"][0]["shards_done"] >= 1 and not s["done"]'
+compose stop >/dev/null 2>&1
+for service in coordinator ps0 ps1 worker evaluator; do
+  for id in $(compose ps -q "$service"); do
+    code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
+    [ "$code" = 0 ] || fail "$service exited $code on SIGTERM"
+  done
+done
+compose logs --no-color ps0 ps1 | grep -q "checkpoint v[0-9]* written" ||
+  fail "no final checkpoint written"
+log "stopped: every daemon exited 0"
+compose down >/dev/null 2>&1
+compose up -d
+wait_for 120 's["examples"] > 0'
+wait_for 600 "$done_expr"
+check_ledger
+log "run 3 done: perplexity $(field 's["eval"]["eval_perplexity"]')"
+log "PASSED in $(($(date +%s) - start)) s"
