@@ -62,6 +62,21 @@ check_ledger() {
     grep -qx True || { status; fail "ledger not exact"; }
 }
 done_expr='s["done"] and s["eval_final"]'
+# Waits (up to 60 s) for every container of the services to exit, and
+# fails unless each exited 0.
+exited_zero() {
+  local id code
+  for service in "$@"; do
+    for id in $(compose ps -q "$service"); do
+      for _ in $(seq 60); do
+        [ "$(docker inspect -f '{{.State.Status}}' "$id")" = exited ] && break
+        sleep 1
+      done
+      code=$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id")
+      [ "$code" = "exited 0" ] || fail "$service: $code"
+    done
+  done
+}
 
 log "run 1: fault-free"
 compose up -d --quiet-pull
@@ -69,7 +84,7 @@ wait_for 600 "$done_expr"
 check_ledger
 ppl1=$(field 's["eval"]["eval_perplexity"]')
 log "run 1 done: validation perplexity $ppl1"
-compose ps worker | grep -q "Exit 0" || fail "workers did not exit 0"
+exited_zero worker evaluator
 compose down >/dev/null 2>&1
 docker volume rm "${project}_checkpoints" >/dev/null
 
@@ -100,18 +115,14 @@ log "run 3: stopped mid-job, then resumed"
 compose up -d
 wait_for 300 'len(s["checkpoints"]) >= 1 and len(s["epochs_status"]) >= 1 and s["epochs_status"][0]["shards_done"] >= 1 and not s["done"]'
 compose stop >/dev/null 2>&1
-for service in coordinator ps0 ps1 worker evaluator; do
-  for id in $(compose ps -q "$service"); do
-    code=$(docker inspect -f '{{.State.ExitCode}}' "$id")
-    [ "$code" = 0 ] || fail "$service exited $code on SIGTERM"
-  done
-done
+exited_zero coordinator ps0 ps1 worker evaluator
 compose logs --no-color ps0 ps1 | grep -q "checkpoint v[0-9]* written" ||
   fail "no final checkpoint written"
 log "stopped: every daemon exited 0"
 compose down >/dev/null 2>&1
 compose up -d
-wait_for 120 's["examples"] > 0'
+wait_for 120 'len(s["rollbacks"]) >= 1 and s["rollbacks"][-1] > 0'
+log "resumed from version $(field 's["rollbacks"][-1]') of the servers' checkpoints"
 wait_for 600 "$done_expr"
 check_ledger
 log "run 3 done: perplexity $(field 's["eval"]["eval_perplexity"]')"

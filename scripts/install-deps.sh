@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what paramd needs to build, test and run, from Debian 12's
 # packages only. Run as root. Skips apt when everything is already there.
+#   bash scripts/install-deps.sh [--deploy]
 set -euo pipefail
 
 packages=(
@@ -10,6 +11,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev python3 gnuplot-nox ca-certificates iproute2
 )
+# --deploy: what the deployment tests need too (a Docker engine, compose,
+# debootstrap for the local base image, kubectl to render the k8s base).
+if [ "${1:-}" = --deploy ]; then
+  packages+=(docker.io docker-compose debootstrap python3-yaml)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,6 +24,10 @@ for p in "${packages[@]}"; do
 done
 # npm fetches the data sets; any npm will do (Debian's or one already here).
 command -v npm >/dev/null || missing+=(npm)
+# Any kubectl will do too (Debian's is in kubernetes-client).
+if [ "${1:-}" = --deploy ]; then
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
+fi
 
 if ((${#missing[@]})); then
   echo "install-deps: installing ${missing[*]}"
