@@ -69,6 +69,7 @@ absl::Status Coordinator::PersistLocked(const LeaseBook& book) {
                      absl::FormatDuration(absl::Now() - state_failing_since_)));
   }
   state_error_ = std::string(written.message());
+  awake_ = absl::Now();  // a slow write is not a pause (see NowLocked)
   return written;
 }
 

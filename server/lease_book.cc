@@ -165,6 +165,11 @@ absl::Status LeaseBook::Rebuild(
     }
     auto queued =
         std::find(fresh.queue_.begin(), fresh.queue_.end(), done.shard());
+    if (queued == fresh.queue_.end()) {  // a shard skipped since it failed
+      return absl::DataLossError(absl::StrCat(
+          "completion ", i, " (epoch ", done.epoch(), ", shard ", done.shard(),
+          ") is of a shard left out after it failed"));
+    }
     fresh.queue_.erase(queued);
     fresh.Record(done);
   }

@@ -84,6 +84,7 @@ absl::Status PsClient::FanOut(const std::vector<int32_t>& shards,
     absl::Status last;
     for (int32_t shard : pending) {
       absl::Status status = FromGrpcStatus(answers[shard]);
+      if (results != nullptr) (*results)[shard] = status;  // the last answer
       if (status.ok()) continue;
       status = absl::Status(
           status.code(), absl::StrCat("shard ", shard, ": ", status.message()));

@@ -363,6 +363,20 @@ TEST(LeaseBookTest, AFailedShardIsSkippedInTheLaterEpochs) {
   EXPECT_EQ(MustAcquire(restored, 1, T(50)).shard, 1);
 }
 
+TEST(LeaseBookTest, RebuildRefusesACompletionOfASkippedShard) {
+  // As an older coordinator, which leased failed shards again, may log.
+  std::vector<paramd::v1::Completion> log(3);
+  log[0].set_shard(0);
+  log[0].set_error("train-0.svm:1: bad");
+  log[1].set_shard(1);
+  log[2].set_epoch(1);
+  log[2].set_shard(0);
+  LeaseBook book(2, 2, kTimeout);
+  const absl::Status rebuilt = book.Rebuild(log);
+  EXPECT_TRUE(absl::IsDataLoss(rebuilt)) << rebuilt;
+  EXPECT_EQ(book.epoch(), 0) << "unchanged";
+}
+
 TEST(LeaseBookTest, AnEpochOfSkippedShardsOnlyEndsAtOnce) {
   LeaseBook book(1, 3, kTimeout);
   const LeaseInfo bad = MustAcquire(book, 1, T(0));
