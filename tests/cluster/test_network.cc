@@ -90,5 +90,20 @@ std::unique_ptr<Subprocess> StartDaemon(const std::string& dir,
   return std::move(process).value();
 }
 
+absl::StatusOr<paramd::v1::GetStatusResponse> WaitForStatus(
+    CoordinatorClient& client,
+    const std::function<bool(const paramd::v1::GetStatusResponse&)>& done,
+    absl::Duration timeout, const std::string& dir) {
+  const absl::Time give_up = absl::Now() + timeout;
+  while (absl::Now() < give_up) {
+    absl::StatusOr<paramd::v1::GetStatusResponse> status = client.GetStatus();
+    if (status.ok() && done(*status)) return status;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("condition not met within ",
+                                                  absl::FormatDuration(timeout),
+                                                  "; logs in ", dir));
+}
+
 }  // namespace testing
 }  // namespace paramd

@@ -6,12 +6,17 @@
 #ifndef PARAMD_TESTS_CLUSTER_TEST_NETWORK_H_
 #define PARAMD_TESTS_CLUSTER_TEST_NETWORK_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "paramd/v1/coordinator.pb.h"
 #include "tools/subprocess.h"
+#include "worker/coordinator_client.h"
 
 namespace paramd {
 namespace testing {
@@ -55,6 +60,13 @@ std::unique_ptr<Subprocess> StartDaemon(const std::string& dir,
                                         std::vector<std::string> argv,
                                         const std::string& ns,
                                         int* port = nullptr);
+
+// Polls `client` until the job's status satisfies `done` or `timeout`
+// passes; then fails with DeadlineExceeded pointing at the logs in `dir`.
+absl::StatusOr<paramd::v1::GetStatusResponse> WaitForStatus(
+    CoordinatorClient& client,
+    const std::function<bool(const paramd::v1::GetStatusResponse&)>& done,
+    absl::Duration timeout, const std::string& dir);
 
 }  // namespace testing
 }  // namespace paramd

@@ -78,16 +78,7 @@ TEST(HostsTest, DaemonsOnSeparateHostsTrainAndACutHostsWorkMovesElsewhere) {
   auto wait_for =
       [&](const std::function<bool(const v1::GetStatusResponse&)>& done,
           absl::Duration timeout) {
-        const absl::Time give_up = absl::Now() + timeout;
-        absl::StatusOr<v1::GetStatusResponse> status;
-        while (absl::Now() < give_up) {
-          status = client.GetStatus();
-          if (status.ok() && done(*status)) return status;
-          absl::SleepFor(absl::Milliseconds(100));
-        }
-        return absl::StatusOr<v1::GetStatusResponse>(
-            absl::DeadlineExceededError(
-                absl::StrCat("timed out; logs in ", dir)));
+        return testing::WaitForStatus(client, done, timeout, dir);
       };
   // The servers registered the addresses they advertise.
   const std::string w2_pid = absl::StrCat(":", daemons["w2"]->pid());

@@ -76,16 +76,7 @@ TEST(PartitionTest, ClusterRecoversWhenACutLinkComesBack) {
   auto wait_for =
       [&](const std::function<bool(const v1::GetStatusResponse&)>& done,
           absl::Duration timeout) {
-        const absl::Time give_up = absl::Now() + timeout;
-        absl::StatusOr<v1::GetStatusResponse> status;
-        while (absl::Now() < give_up) {
-          status = client.GetStatus();
-          if (status.ok() && done(*status)) return status;
-          absl::SleepFor(absl::Milliseconds(100));
-        }
-        return absl::StatusOr<v1::GetStatusResponse>(
-            absl::DeadlineExceededError(
-                absl::StrCat("timed out; logs in ", dir)));
+        return testing::WaitForStatus(client, done, timeout, dir);
       };
   auto training = wait_for(
       [](const v1::GetStatusResponse& s) {
