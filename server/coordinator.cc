@@ -410,13 +410,7 @@ void Coordinator::Tick() {
                             ": marked dead, leases released"));
   }
   book_.Expire(now);
-  std::string stalled;
-  if (book_.remaining() > 0 && book_.failure().empty() &&
-      workers_.LiveTrainers().empty()) {
-    stalled = absl::StrCat("no live trainer: ", book_.remaining(),
-                           " shard(s) of epoch ", book_.epoch() + 1,
-                           " left; the job waits for a trainer to register");
-  }
+  const std::string stalled = StalledLocked();
   if (stalled.empty() != stalled_.empty()) {
     LogWarning(stalled.empty() ? "a trainer is live: the job goes on"
                                : stalled);
@@ -464,8 +458,18 @@ paramd::v1::GetStatusResponse Coordinator::Status() {
   *status.mutable_checkpoint_failure() = recovery_.checkpoint_failure(now);
   status.set_state_error(state_error_);
   status.set_failure(book_.failure());
-  status.set_stalled(stalled_);
+  status.set_stalled(StalledLocked());
   return status;
+}
+
+std::string Coordinator::StalledLocked() const {
+  if (book_.remaining() == 0 || !book_.failure().empty() ||
+      !workers_.LiveTrainers().empty()) {
+    return "";
+  }
+  return absl::StrCat("no live trainer: ", book_.remaining(),
+                      " shard(s) of epoch ", book_.epoch() + 1,
+                      " left; the job waits for a trainer to register");
 }
 
 std::string Coordinator::Failure() const {

@@ -153,6 +153,9 @@ class Coordinator {
   // worker liveness and lease deadlines are moved back by that gap, so
   // silence is judged only over time it could have heard the workers.
   absl::Time NowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Why the job waits with no live trainer, from the state now ("" while
+  // it does not).
+  std::string StalledLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const JobConfig job_;
   const std::string config_yaml_;
@@ -179,7 +182,7 @@ class Coordinator {
   std::map<std::pair<int32_t, int32_t>, std::set<uint64_t>> unreadable_
       ABSL_GUARDED_BY(mu_);
   bool eval_final_ ABSL_GUARDED_BY(mu_) = false;
-  // Why the job waits with no live trainer ("" while it does not).
+  // StalledLocked() at the last tick, to log when it changes.
   std::string stalled_ ABSL_GUARDED_BY(mu_);
 };
 
