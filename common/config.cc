@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/small_file.h"
 #include "common/status_macros.h"
 #include "common/yaml_reader.h"
 
@@ -255,6 +256,45 @@ absl::Status ReadCheckpoint(const YamlReader& r, const std::string& base_dir,
   return absl::OkStatus();
 }
 
+absl::Status ReadSecurity(const YamlReader& r, const std::string& base_dir,
+                          SecurityConfig* security) {
+  PARAMD_RETURN_IF_ERROR(
+      r.OnlyKeys({"tls_cert", "tls_key", "tls_ca", "mutual_tls", "tokens",
+                  "worker_token", "server_token", "admin_token"}));
+  std::string* paths[] = {&security->tls_cert,     &security->tls_key,
+                          &security->tls_ca,       &security->tokens,
+                          &security->worker_token, &security->server_token,
+                          &security->admin_token};
+  const char* keys[] = {"tls_cert",     "tls_key",      "tls_ca",     "tokens",
+                        "worker_token", "server_token", "admin_token"};
+  for (int i = 0; i < 7; ++i) {
+    PARAMD_RETURN_IF_ERROR(r.Get(keys[i], paths[i]));
+    *paths[i] = Resolve(base_dir, *paths[i]);
+  }
+  PARAMD_RETURN_IF_ERROR(r.Get("mutual_tls", &security->mutual_tls));
+  if (security->tls_cert.empty() != security->tls_key.empty()) {
+    return security->tls_key.empty() ? r.Error("tls_cert", "needs tls_key too")
+                                     : r.Error("tls_key", "needs tls_cert too");
+  }
+  if (security->mutual_tls &&
+      (security->tls_cert.empty() || security->tls_ca.empty())) {
+    return r.Error("mutual_tls", "needs tls_cert, tls_key and tls_ca");
+  }
+  if (security->tokens.empty() &&
+      !(security->worker_token + security->server_token + security->admin_token)
+           .empty()) {
+    return r.Error("tokens", "is required to check the role tokens");
+  }
+  if (!security->tokens.empty() &&
+      (security->worker_token.empty() || security->server_token.empty() ||
+       security->admin_token.empty())) {
+    return r.Error("tokens",
+                   "needs worker_token, server_token and admin_token too, "
+                   "for the daemons to present");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ReadModel(const YamlReader& r, ModelConfig* model) {
   PARAMD_RETURN_IF_ERROR(r.DistinctKeys());
   PARAMD_RETURN_IF_ERROR(r.Require("type"));
@@ -303,8 +343,9 @@ absl::Status ReadTables(const YamlReader& r, JobConfig* job) {
 
 absl::Status ReadAll(const YamlReader& r, const std::string& base_dir,
                      JobConfig* job) {
-  PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"job", "cluster", "data", "model",
-                                     "optimizer", "tables", "checkpoint"}));
+  PARAMD_RETURN_IF_ERROR(
+      r.OnlyKeys({"job", "cluster", "data", "model", "optimizer", "tables",
+                  "checkpoint", "security"}));
   PARAMD_RETURN_IF_ERROR(r.Require("job"));
   PARAMD_RETURN_IF_ERROR(r.Require("data"));
   PARAMD_RETURN_IF_ERROR(r.Require("model"));
@@ -314,37 +355,33 @@ absl::Status ReadAll(const YamlReader& r, const std::string& base_dir,
   PARAMD_RETURN_IF_ERROR(ReadModel(r.Child("model"), &job->model));
   PARAMD_RETURN_IF_ERROR(
       ReadCheckpoint(r.Child("checkpoint"), base_dir, &job->checkpoint));
+  PARAMD_RETURN_IF_ERROR(
+      ReadSecurity(r.Child("security"), base_dir, &job->security));
   return ReadTables(r, job);
 }
 
-// The file's text: NotFound if it cannot be opened, InvalidArgument for a
-// folder or a file too large to be a config.
-absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": is a directory, not a config file"));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int e = errno;
-    const std::string what = absl::StrCat(
-        path, ": cannot open config: ", std::generic_category().message(e));
-    if (e == EACCES) return absl::PermissionDeniedError(what);
-    return absl::NotFoundError(what);
-  }
-  std::string text(kMaxConfigBytes + 1, '\0');
-  in.read(text.data(), text.size());
-  text.resize(in.gcount());
-  if (in.bad() || text.size() > kMaxConfigBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, in.bad() ? ": cannot read config"
-                       : ": larger than 1 MiB, not a config file"));
-  }
-  return text;
-}
-
 }  // namespace
+
+RpcSecurity SecurityConfig::For(Role role, bool accepts) const {
+  RpcSecurity security;
+  security.tls_cert = tls_cert;
+  security.tls_key = tls_key;
+  security.tls_ca = tls_ca;
+  security.mutual_tls = mutual_tls;
+  if (accepts) security.tokens_file = tokens;
+  switch (role) {
+    case Role::kWorker:
+      security.token_file = worker_token;
+      break;
+    case Role::kServer:
+      security.token_file = server_token;
+      break;
+    case Role::kAdmin:
+      security.token_file = admin_token;
+      break;
+  }
+  return security;
+}
 
 int64_t TableConfig::size() const {
   if (sparse) return 0;
@@ -373,7 +410,8 @@ absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
 }
 
 absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
-  PARAMD_ASSIGN_OR_RETURN(const std::string text, ReadConfigFile(path));
+  PARAMD_ASSIGN_OR_RETURN(const std::string text,
+                          ReadSmallFile(path, "config", kMaxConfigBytes));
   std::error_code error;
   const std::filesystem::path dir =
       std::filesystem::absolute(path, error).parent_path();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/rpc_security.h"
 
 namespace paramd {
 
@@ -62,6 +63,27 @@ struct CheckpointConfig {
   int keep = 3;             // newest checkpoints kept per daemon
 };
 
+// Who may talk to the cluster's daemons (rpc_security.h). YAML:
+// security: {tls_cert, tls_key, tls_ca, mutual_tls, tokens, worker_token,
+// server_token, admin_token}, paths relative to the YAML. Files only: the
+// YAML never holds a secret.
+struct SecurityConfig {
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
+  bool mutual_tls = false;
+  std::string tokens;  // the tokens the coordinator and servers accept
+  // Each role's own token, for the daemons `paramctl launch` starts (admin:
+  // for paramctl itself).
+  std::string worker_token;
+  std::string server_token;
+  std::string admin_token;
+
+  // What a process of `role` uses; `accepts`: it serves calls that need
+  // tokens (the coordinator and the servers).
+  RpcSecurity For(Role role, bool accepts) const;
+};
+
 struct ModelConfig {
   std::string type;                      // logreg | nplm
   std::map<std::string, double> params;  // model-specific numbers
@@ -97,6 +119,7 @@ struct JobConfig {
   int num_workers = 1;  // how many trainers `paramctl launch` starts
   std::vector<TableConfig> tables;
   CheckpointConfig checkpoint;
+  SecurityConfig security;
 
   // Returns the table with this name, or nullptr.
   const TableConfig* FindTable(const std::string& name) const;

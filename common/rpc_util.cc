@@ -12,6 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
+#include "common/logging.h"
+#include "common/rpc_security.h"
+#include "common/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 
@@ -25,8 +28,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
+  return grpc::CreateCustomChannel(address, ChannelCredentials(), args);
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
@@ -34,10 +36,11 @@ absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::vector<grpc::Service*>& services, int* bound_port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  PARAMD_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                          ServerCredentials(host));
   grpc::ServerBuilder builder;
   const std::string address = absl::StrCat(host, ":", port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           bound_port);
+  builder.AddListeningPort(address, credentials, bound_port);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
@@ -94,11 +97,22 @@ absl::Status Retry(const std::function<absl::Status()>& call,
 namespace {
 
 int shutdown_pipe[2] = {-1, -1};
+int hangup_pipe[2] = {-1, -1};
 
 void OnSignal(int signal) {
   const char byte = static_cast<char>(signal);
-  // Async-signal-safe; a full pipe just means a shutdown is already pending.
-  [[maybe_unused]] ssize_t n = write(shutdown_pipe[1], &byte, 1);
+  // Async-signal-safe; a full pipe just means a shutdown (or a reload) is
+  // already pending.
+  [[maybe_unused]] ssize_t n =
+      write(signal == SIGHUP ? hangup_pipe[1] : shutdown_pipe[1], &byte, 1);
+}
+
+void CatchSignal(int signal) {
+  struct sigaction action = {};
+  action.sa_handler = OnSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(signal, &action, nullptr);
 }
 
 }  // namespace
@@ -110,12 +124,8 @@ void KeepLargeBuffersMapped() {
 
 void CatchShutdownSignals() {
   if (shutdown_pipe[0] < 0 && pipe(shutdown_pipe) != 0) return;
-  struct sigaction action = {};
-  action.sa_handler = OnSignal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &action, nullptr);
-  sigaction(SIGINT, &action, nullptr);
+  CatchSignal(SIGTERM);
+  CatchSignal(SIGINT);
 }
 
 int WaitForShutdownSignal() {
@@ -132,6 +142,30 @@ void OnShutdownSignal(std::atomic<bool>* stop,
     stop->store(true);
     on_signal();
   }).detach();
+}
+
+absl::Status SecureRpc(const RpcSecurity& security) {
+  PARAMD_RETURN_IF_ERROR(ConfigureRpc(security));
+  if (hangup_pipe[0] >= 0 || pipe(hangup_pipe) != 0) return absl::OkStatus();
+  CatchSignal(SIGHUP);
+  std::thread([] {
+    char byte = 0;
+    while (true) {
+      const ssize_t n = read(hangup_pipe[0], &byte, 1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n != 1) return;
+      absl::Status reloaded = ReloadTokens();
+      if (reloaded.ok()) {
+        LogInfo("SIGHUP: tokens reloaded");
+      } else {
+        LogError(
+            absl::StrCat("SIGHUP: tokens not reloaded, keeping the old "
+                         "ones: ",
+                         reloaded.message()));
+      }
+    }
+  }).detach();
+  return absl::OkStatus();
 }
 
 }  // namespace paramd

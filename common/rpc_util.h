@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/rpc_security.h"
 #include "grpcpp/grpcpp.h"
 
 namespace paramd {
@@ -19,11 +20,13 @@ namespace paramd {
 // Largest message a daemon accepts; bigger requests fail RESOURCE_EXHAUSTED.
 inline constexpr int kMaxMessageBytes = 256 << 20;
 
-// An insecure channel to `address` (host:port) with paramd's limits.
+// A channel to `address` (host:port) with paramd's limits, secured as
+// ConfigureRpc (rpc_security.h) set.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
 
 // Serves `services` on host:port (port 0: the OS picks) with the standard
-// health service and server reflection. Sets *bound_port.
+// health service and server reflection, secured as ConfigureRpc set (and
+// refusing plaintext beyond loopback without --insecure). Sets *bound_port.
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(
     const std::string& host, int port,
     const std::vector<grpc::Service*>& services, int* bound_port);
@@ -58,6 +61,11 @@ void CatchShutdownSignals();
 
 // Waits for SIGTERM or SIGINT (after CatchShutdownSignals); returns it.
 int WaitForShutdownSignal();
+
+// ConfigureRpc(security) (rpc_security.h), and from then on SIGHUP rereads
+// the token files, logging the outcome. Call in main() after parsing flags,
+// before any channel or server.
+absl::Status SecureRpc(const RpcSecurity& security);
 
 // Starts a thread that waits for a shutdown signal and then sets *stop and
 // calls `on_signal`. The thread is detached.

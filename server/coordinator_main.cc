@@ -45,6 +45,17 @@ int main(int argc, char** argv) {
   text << in.rdbuf();
   auto job = paramd::LoadJobConfig(path);
   if (!job.ok()) return Fail(job.status());
+  // Flags win; without any, the YAML's security section applies.
+  paramd::RpcSecurity security = paramd::RpcSecurityFromFlags();
+  if (!security.tls() && security.tokens_file.empty()) {
+    const bool insecure = security.insecure;
+    security = job->security.For(paramd::Role::kAdmin, true);
+    security.token_file.clear();  // the coordinator calls no one
+    security.insecure = insecure;
+  }
+  if (absl::Status secured = paramd::SecureRpc(security); !secured.ok()) {
+    return Fail(secured);
+  }
   auto shards = paramd::ListTrainShards(*job);
   if (!shards.ok()) return Fail(shards.status());
   paramd::Coordinator coordinator(*job, text.str(), *shards);

@@ -7,6 +7,7 @@
 #include "absl/random/distributions.h"
 #include "absl/random/random.h"
 #include "common/grpc_status.h"
+#include "common/rpc_security.h"
 
 namespace paramd {
 namespace {
@@ -45,6 +46,10 @@ ServerUnaryReactor* CoordinatorService::FinishChange(
 ServerUnaryReactor* CoordinatorService::RegisterServer(
     CallbackServerContext* context, const v1::RegisterServerRequest* request,
     v1::RegisterServerResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kServer});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   absl::StatusOr<int32_t> shard =
       coordinator_->RegisterServer(request->address(), request->shard());
   if (shard.ok()) {
@@ -59,12 +64,20 @@ ServerUnaryReactor* CoordinatorService::RegisterServer(
 ServerUnaryReactor* CoordinatorService::ServerHeartbeat(
     CallbackServerContext* context, const v1::ServerHeartbeatRequest* request,
     v1::ServerHeartbeatResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kServer});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   return Finish(context, coordinator_->ServerHeartbeat(*request, response));
 }
 
 ServerUnaryReactor* CoordinatorService::RegisterWorker(
     CallbackServerContext* context, const v1::RegisterWorkerRequest* request,
     v1::RegisterWorkerResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   std::vector<std::string> servers;
   std::optional<LeaseInfo> held;
   if (request->has_held()) held = FromProto(request->held());
@@ -85,6 +98,10 @@ ServerUnaryReactor* CoordinatorService::RegisterWorker(
 ServerUnaryReactor* CoordinatorService::Heartbeat(
     CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   const std::vector<uint64_t> held(request->held_leases().begin(),
                                    request->held_leases().end());
   return Finish(context, coordinator_->Heartbeat(
@@ -95,6 +112,10 @@ ServerUnaryReactor* CoordinatorService::Heartbeat(
 ServerUnaryReactor* CoordinatorService::AcquireShard(
     CallbackServerContext* context, const v1::AcquireShardRequest* request,
     v1::AcquireShardResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   LeaseInfo lease;
   std::string path;
   std::vector<std::string> servers;
@@ -130,6 +151,10 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
 ServerUnaryReactor* CoordinatorService::CompleteShard(
     CallbackServerContext* context, const v1::CompleteShardRequest* request,
     v1::CompleteShardResponse*) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   return FinishChange(
       context, coordinator_->CompleteShard(
                    request->worker_id(), request->lease_id(),
@@ -139,6 +164,10 @@ ServerUnaryReactor* CoordinatorService::CompleteShard(
 ServerUnaryReactor* CoordinatorService::FailShard(
     CallbackServerContext* context, const v1::FailShardRequest* request,
     v1::FailShardResponse*) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   return FinishChange(context, coordinator_->FailShard(
                                    request->worker_id(), request->lease_id(),
                                    request->error(), request->unreadable()));
@@ -147,6 +176,10 @@ ServerUnaryReactor* CoordinatorService::FailShard(
 ServerUnaryReactor* CoordinatorService::ReleaseShard(
     CallbackServerContext* context, const v1::ReleaseShardRequest* request,
     v1::ReleaseShardResponse*) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   return FinishChange(context, coordinator_->ReleaseShard(request->worker_id(),
                                                           request->lease_id()));
 }
@@ -154,6 +187,10 @@ ServerUnaryReactor* CoordinatorService::ReleaseShard(
 ServerUnaryReactor* CoordinatorService::Checkpoint(
     CallbackServerContext* context, const v1::CheckpointRequest*,
     v1::CheckpointResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kAdmin});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   absl::StatusOr<v1::CheckpointOrder> order = coordinator_->Checkpoint();
   if (order.ok()) {
     response->set_id(order->id());
@@ -165,6 +202,10 @@ ServerUnaryReactor* CoordinatorService::Checkpoint(
 ServerUnaryReactor* CoordinatorService::ReportEval(
     CallbackServerContext* context, const v1::ReportEvalRequest* request,
     v1::ReportEvalResponse*) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   std::map<std::string, double> metrics(request->metrics().begin(),
                                         request->metrics().end());
   return Finish(context, coordinator_->ReportEval(request->worker_id(), metrics,
@@ -175,6 +216,10 @@ ServerUnaryReactor* CoordinatorService::ReportEval(
 ServerUnaryReactor* CoordinatorService::GetStatus(
     CallbackServerContext* context, const v1::GetStatusRequest*,
     v1::GetStatusResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker, Role::kAdmin});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   *response = coordinator_->Status();
   return Finish(context, absl::OkStatus());
 }

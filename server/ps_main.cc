@@ -28,6 +28,11 @@ int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
   paramd::KeepLargeBuffersMapped();
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status secured = paramd::SecureRpc(paramd::RpcSecurityFromFlags());
+      !secured.ok()) {
+    paramd::LogError(secured.ToString());
+    return 1;
+  }
   paramd::SetLogTag("ps/?");
   paramd::PsService service;
   service.TEST_DropReplies(absl::GetFlag(FLAGS_TEST_drop_replies));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
+#include "common/rpc_security.h"
 #include "common/status_macros.h"
 #include "common/tensor.h"
 #include "server/request_decoder.h"
@@ -55,6 +56,10 @@ grpc::ServerUnaryReactor* PsService::Pull(
     grpc::CallbackServerContext* context,
     const paramd::v1::PullRequest* request,
     paramd::v1::PullResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker, Role::kAdmin});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   ShardStore* store = store_.load();
   UpdateGate* gate = gate_.load();
   if (store == nullptr) return Finish(context, kNotReady);
@@ -106,6 +111,10 @@ grpc::ServerUnaryReactor* PsService::Push(
     grpc::CallbackServerContext* context,
     const paramd::v1::PushRequest* request,
     paramd::v1::PushResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kWorker});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   ShardStore* store = store_.load();
   UpdateGate* gate = gate_.load();
   if (store == nullptr) return Finish(context, kNotReady);
@@ -140,6 +149,10 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
     grpc::CallbackServerContext* context,
     const paramd::v1::ServerInfoRequest* /*request*/,
     paramd::v1::ServerInfoResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kAdmin});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   ShardStore* store = store_.load();
   UpdateGate* gate = gate_.load();
   if (store == nullptr) return Finish(context, kNotReady);
@@ -168,6 +181,10 @@ grpc::ServerUnaryReactor* PsService::ListKeys(
     grpc::CallbackServerContext* context,
     const paramd::v1::ListKeysRequest* request,
     paramd::v1::ListKeysResponse* response) {
+  if (absl::Status allowed = Authorize(*context, {Role::kAdmin});
+      !allowed.ok()) {
+    return Finish(context, allowed);
+  }
   ShardStore* store = store_.load();
   if (store == nullptr) return Finish(context, kNotReady);
   absl::StatusOr<std::vector<uint64_t>> keys = store->Keys(request->table());

@@ -5,6 +5,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/rpc_security.h"
 #include "common/status_macros.h"
 
 namespace paramd {
@@ -23,6 +24,11 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   if (error) {
     return absl::InternalError(
         absl::StrCat("cannot create ", options.run_dir, ": ", error.message()));
+  }
+  // This process talks to the cluster as its admin.
+  const RpcSecurity admin = job.security.For(Role::kAdmin, false);
+  if (admin.tls() || !admin.token_file.empty()) {
+    PARAMD_RETURN_IF_ERROR(ConfigureRpc(admin));
   }
   std::unique_ptr<LocalCluster> cluster(new LocalCluster(options, job));
   PARAMD_RETURN_IF_ERROR(cluster->StartDaemons());
@@ -71,6 +77,10 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartServer(
       absl::StrCat("--shard=", shard)};
   flags.insert(flags.end(), options_.server_flags.begin(),
                options_.server_flags.end());
+  for (std::string& flag :
+       RpcSecurityFlags(job_.security.For(Role::kServer, true))) {
+    flags.push_back(std::move(flag));
+  }
   return StartDaemon("paramd-ps", absl::StrCat("ps", shard), std::move(flags),
                      &port);
 }
@@ -94,14 +104,19 @@ absl::Status LocalCluster::StartDaemons() {
 
 absl::StatusOr<Subprocess*> LocalCluster::AddWorker(const std::string& role) {
   const std::string name = absl::StrCat(role, workers_.size());
+  std::vector<std::string> argv = {
+      absl::StrCat(options_.bin_dir, "/paramd-worker"),
+      absl::StrCat("--coordinator=", coordinator_address_),
+      absl::StrCat("--role=", role),
+      absl::StrCat("--port_file=", options_.run_dir, "/", name, ".port")};
+  for (std::string& flag :
+       RpcSecurityFlags(job_.security.For(Role::kWorker, false))) {
+    argv.push_back(std::move(flag));
+  }
   PARAMD_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> worker,
-      Subprocess::Start(
-          {absl::StrCat(options_.bin_dir, "/paramd-worker"),
-           absl::StrCat("--coordinator=", coordinator_address_),
-           absl::StrCat("--role=", role),
-           absl::StrCat("--port_file=", options_.run_dir, "/", name, ".port")},
-          absl::StrCat(options_.run_dir, "/", name, ".log")));
+      Subprocess::Start(argv,
+                        absl::StrCat(options_.run_dir, "/", name, ".log")));
   workers_.push_back(std::move(worker));
   if (role == "trainer") trainers_.push_back(workers_.back().get());
   return workers_.back().get();

@@ -228,6 +228,15 @@ int main(int argc, char** argv) {
       "health ADDR [--wait_s=S]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "";
+  // launch takes its security from the job's YAML (see LocalCluster).
+  if (command != "launch") {
+    if (absl::Status secured =
+            paramd::SecureRpc(paramd::RpcSecurityFromFlags());
+        !secured.ok()) {
+      std::cerr << "paramctl: " << secured.message() << std::endl;
+      return 1;
+    }
+  }
   if (command == "launch" && args.size() == 3) return RunLaunch(args[2]);
   if (command == "status" && args.size() == 2) return RunStatus();
   if (command == "checkpoint" && args.size() == 2) return RunCheckpoint();

@@ -51,6 +51,10 @@ int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
   paramd::KeepLargeBuffersMapped();
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status secured = paramd::SecureRpc(paramd::RpcSecurityFromFlags());
+      !secured.ok()) {
+    return Fail(secured);
+  }
   openblas_set_num_threads(absl::GetFlag(FLAGS_blas_threads));
   const std::string role = absl::GetFlag(FLAGS_role);
   paramd::SetLogTag(role + "/?");

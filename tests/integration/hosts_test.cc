@@ -53,14 +53,15 @@ TEST(HostsTest, DaemonsOnSeparateHostsTrainAndACutHostsWorkMovesElsewhere) {
   daemons["coord"] =
       testing::StartDaemon(dir, "coordinator",
                            {bin + "/paramd-coordinator", "--config=" + config,
-                            "--host=0.0.0.0", "--port=7000"},
+                            "--host=0.0.0.0", "--insecure", "--port=7000"},
                            network.Namespace("coord"), &port);
   ASSERT_NE(daemons["coord"], nullptr);
   for (const char* host : {"ps0", "ps1"}) {
     daemons[host] = testing::StartDaemon(
         dir, host,
         {bin + "/paramd-ps", "--coordinator=" + coordinator_address,
-         "--host=0.0.0.0", "--advertise=" + ip[host] + ":7001", "--port=7001"},
+         "--host=0.0.0.0", "--insecure", "--advertise=" + ip[host] + ":7001",
+         "--port=7001"},
         network.Namespace(host), &port);
     ASSERT_NE(daemons[host], nullptr);
   }

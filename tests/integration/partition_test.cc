@@ -46,21 +46,21 @@ TEST(PartitionTest, ClusterRecoversWhenACutLinkComesBack) {
   auto coordinator =
       testing::StartDaemon(dir, "coordinator",
                            {bin + "/paramd-coordinator", "--config=" + config,
-                            "--host=" + main_ip, "--port=0"},
+                            "--host=" + main_ip, "--insecure", "--port=0"},
                            main_ns, &port);
   ASSERT_NE(coordinator, nullptr);
   const std::string address = absl::StrCat(main_ip, ":", port);
   std::vector<std::unique_ptr<Subprocess>> daemons;
-  daemons.push_back(
-      testing::StartDaemon(dir, "ps0",
-                           {bin + "/paramd-ps", "--host=" + main_ip, "--port=0",
-                            "--shard=0", "--coordinator=" + address},
-                           main_ns, &port));
-  daemons.push_back(
-      testing::StartDaemon(dir, "ps1",
-                           {bin + "/paramd-ps", "--host=" + far_ip, "--port=0",
-                            "--shard=1", "--coordinator=" + address},
-                           network.Namespace("far"), &port));
+  daemons.push_back(testing::StartDaemon(
+      dir, "ps0",
+      {bin + "/paramd-ps", "--host=" + main_ip, "--insecure", "--port=0",
+       "--shard=0", "--coordinator=" + address},
+      main_ns, &port));
+  daemons.push_back(testing::StartDaemon(
+      dir, "ps1",
+      {bin + "/paramd-ps", "--host=" + far_ip, "--insecure", "--port=0",
+       "--shard=1", "--coordinator=" + address},
+      network.Namespace("far"), &port));
   for (const std::string role : {"trainer", "trainer", "evaluator"}) {
     daemons.push_back(testing::StartDaemon(
         dir, absl::StrCat(role, daemons.size()),

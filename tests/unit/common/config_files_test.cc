@@ -104,6 +104,15 @@ constexpr BadConfig kBadConfigs[] = {
      "must be bsp, asp or ssp, got 'eventual'"},
     {"unknown_bad_shards.yaml", 16, "data.bad_shards",
      "must be skip or fail, got 'retry'"},
+    // Security: files that belong together, and no secret in the YAML.
+    {"security_cert_without_key.yaml", 33, "security.tls_cert",
+     "needs tls_key too"},
+    {"security_mutual_without_ca.yaml", 35, "security.mutual_tls",
+     "needs tls_cert, tls_key and tls_ca"},
+    {"security_tokens_without_roles.yaml", 33, "security.tokens",
+     "needs worker_token, server_token and admin_token too"},
+    {"security_inline_token.yaml", 34, "security.token",
+     "unknown field (allowed: "},
     {"staleness_without_ssp.yaml", 5, "job.staleness",
      "applies to consistency: ssp only (this job is bsp)"},
     // Not YAML, or not one map. A syntax error names the key on its line.
