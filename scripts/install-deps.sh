@@ -9,7 +9,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libyaml-cpp-dev libeigen3-dev libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev libssl-dev openssl python3 gnuplot-nox ca-certificates iproute2
+  zlib1g-dev libssl-dev openssl prometheus-cpp-dev prometheus
+  python3 gnuplot-nox ca-certificates iproute2
 )
 # --deploy: what the deployment tests need too (a Docker engine, compose,
 # debootstrap for the local base image, kubectl to render the k8s base).

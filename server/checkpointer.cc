@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/checkpoint_file.h"
 #include "common/logging.h"
+#include "server/ps_metrics.h"
 
 namespace paramd {
 namespace {
@@ -127,6 +128,9 @@ absl::Status Checkpointer::WriteFile(
       versions_.erase(versions_.begin());
     }
   }
+  PsMetrics::Get().checkpoint_seconds.Observe(
+      absl::ToDoubleSeconds(absl::Now() - start));
+  PsMetrics::Get().checkpoint_bytes.Set(static_cast<double>(payload.size()));
   LogInfo(absl::StrCat("checkpoint v", version, " written (", payload.size(),
                        " bytes, ", absl::FormatDuration(absl::Now() - start),
                        ")"));

@@ -10,8 +10,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/config.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/rpc_util.h"
 #include "server/coordinator.h"
+#include "server/coordinator_metrics.h"
 #include "server/coordinator_service.h"
 
 ABSL_FLAG(std::string, config, "", "Path to the cluster YAML.");
@@ -61,6 +63,10 @@ int main(int argc, char** argv) {
   paramd::Coordinator coordinator(*job, text.str(), *shards);
   coordinator.Restore();
   paramd::CoordinatorService service(&coordinator);
+  paramd::AddCoordinatorCollector(&coordinator);
+  if (absl::Status serving = paramd::ServeMetricsFromFlags(); !serving.ok()) {
+    return Fail(serving);
+  }
   service.TEST_DropReplies(absl::GetFlag(FLAGS_TEST_drop_replies));
   int port = 0;
   auto server = paramd::StartServer(

@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "common/grpc_status.h"
 #include "common/rpc_security.h"
+#include "server/coordinator_metrics.h"
 
 namespace paramd {
 namespace {
@@ -124,6 +125,7 @@ ServerUnaryReactor* CoordinatorService::AcquireShard(
   if (!grant.ok()) return FinishChange(context, grant.status());
   switch (*grant) {
     case LeaseBook::Grant::kLeased:
+      CountLeaseGranted();
       response->set_state(v1::AcquireShardResponse::LEASED);
       response->mutable_lease()->set_lease_id(lease.lease_id);
       response->mutable_lease()->set_shard(lease.shard);

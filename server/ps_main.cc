@@ -7,7 +7,9 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/rpc_util.h"
+#include "server/ps_metrics.h"
 #include "server/ps_node.h"
 #include "server/ps_service.h"
 
@@ -36,6 +38,11 @@ int main(int argc, char** argv) {
   paramd::SetLogTag("ps/?");
   paramd::PsService service;
   service.TEST_DropReplies(absl::GetFlag(FLAGS_TEST_drop_replies));
+  paramd::AddPsCollector(&service);
+  if (absl::Status serving = paramd::ServeMetricsFromFlags(); !serving.ok()) {
+    paramd::LogError(serving.ToString());
+    return 1;
+  }
   int port = 0;
   auto server = paramd::StartServer(
       absl::GetFlag(FLAGS_host), absl::GetFlag(FLAGS_port), {&service}, &port);

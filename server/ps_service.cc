@@ -11,6 +11,7 @@
 #include "common/rpc_security.h"
 #include "common/status_macros.h"
 #include "common/tensor.h"
+#include "server/ps_metrics.h"
 #include "server/request_decoder.h"
 
 namespace paramd {
@@ -134,7 +135,10 @@ grpc::ServerUnaryReactor* PsService::Push(
   absl::StatusOr<int64_t> next =
       gate->Push(request->worker_id(), request->generation(), request->clock(),
                  decoded.slices);
-  if (next.ok()) response->set_next_clock(*next);
+  if (next.ok()) {
+    response->set_next_clock(*next);
+    PsMetrics::Get().updates_applied.Increment();
+  }
   if (absl::IsFailedPrecondition(next.status())) {
     LogWarning(absl::StrCat("push refused: ", next.status().message()));
   }

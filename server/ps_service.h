@@ -28,6 +28,10 @@ class PsService final : public paramd::v1::ParameterServer::CallbackService {
   // UNAVAILABLE, as if the reply were lost, so clients retry them.
   void TEST_DropReplies(double fraction) { drop_replies_ = fraction; }
 
+  // What Attach gave (null before).
+  const ShardStore* store() const { return store_.load(); }
+  const UpdateGate* gate() const { return gate_.load(); }
+
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const paramd::v1::PullRequest* request,
                                  paramd::v1::PullResponse* response) override;

@@ -125,6 +125,15 @@ std::map<std::string, uint64_t> ShardStore::Sizes() const {
   return sizes;
 }
 
+std::map<std::string, uint64_t> ShardStore::Bytes() const {
+  std::map<std::string, uint64_t> bytes;
+  for (const auto& [name, table] : tables_) {
+    bytes[name] =
+        table->size() * static_cast<uint64_t>(table->width()) * sizeof(float);
+  }
+  return bytes;
+}
+
 paramd::v1::ShardCheckpoint ShardStore::Save(int64_t version) const {
   paramd::v1::ShardCheckpoint checkpoint;
   checkpoint.set_job(job_.name);

@@ -86,6 +86,8 @@ class ShardStore {
 
   // Elements held per dense table, rows per sparse table.
   std::map<std::string, uint64_t> Sizes() const;
+  // Bytes of values per table (size times width, 4 bytes each).
+  std::map<std::string, uint64_t> Bytes() const;
 
   // Every table's values, optimizer state and step counts, labelled with
   // `version`. Pending round gradients are left out. The caller keeps

@@ -44,8 +44,13 @@ absl::StatusOr<std::unique_ptr<Subprocess>> LocalCluster::StartDaemon(
       absl::StrCat(options_.run_dir, "/", name, ".port");
   std::filesystem::remove(port_file);
   std::vector<std::string> argv = {
-      absl::StrCat(options_.bin_dir, "/", binary), "--host=127.0.0.1",
-      absl::StrCat("--port=", *port), absl::StrCat("--port_file=", port_file)};
+      absl::StrCat(options_.bin_dir, "/", binary),
+      "--host=127.0.0.1",
+      absl::StrCat("--port=", *port),
+      absl::StrCat("--port_file=", port_file),
+      "--metrics_port=0",
+      absl::StrCat("--metrics_port_file=", options_.run_dir, "/", name,
+                   ".metrics_port")};
   argv.insert(argv.end(), flags.begin(), flags.end());
   PARAMD_ASSIGN_OR_RETURN(
       std::unique_ptr<Subprocess> process,
@@ -108,7 +113,10 @@ absl::StatusOr<Subprocess*> LocalCluster::AddWorker(const std::string& role) {
       absl::StrCat(options_.bin_dir, "/paramd-worker"),
       absl::StrCat("--coordinator=", coordinator_address_),
       absl::StrCat("--role=", role),
-      absl::StrCat("--port_file=", options_.run_dir, "/", name, ".port")};
+      absl::StrCat("--port_file=", options_.run_dir, "/", name, ".port"),
+      "--metrics_port=0",
+      absl::StrCat("--metrics_port_file=", options_.run_dir, "/", name,
+                   ".metrics_port")};
   for (std::string& flag :
        RpcSecurityFlags(job_.security.For(Role::kWorker, false))) {
     argv.push_back(std::move(flag));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "worker/worker_metrics.h"
 
 namespace paramd {
 namespace {
@@ -83,6 +84,7 @@ absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
                        " epochs done): loss ", metrics["eval_loss"],
                        ", accuracy ", metrics["eval_accuracy"], ", perplexity ",
                        metrics["eval_perplexity"]));
+  SetEvalMetrics(metrics, status.examples());
   // NotFound: the coordinator restarted and the heartbeat thread has not
   // registered us again yet.
   absl::Status reported;

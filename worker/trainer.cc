@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "worker/worker_metrics.h"
 
 namespace paramd {
 namespace {
@@ -187,10 +188,13 @@ absl::Status Trainer::TrainBatch(const Dataset& data, int64_t begin,
   ParamRequest request;
   context_.model->Needs(data, begin, end, &request);
   Params params;
+  const absl::Time start = absl::Now();
   PARAMD_ASSIGN_OR_RETURN(clock_, ps_->Pull(clock_, request, &params));
   in_barrier_ = true;
+  const absl::Time pulled = absl::Now();
   Params grads = params.ZerosLike();
   *stats = context_.model->Compute(data, begin, end, params, &grads);
+  const absl::Time computed = absl::Now();
   // A lease revoked while computing (it expired, or a rollback) must not
   // add this shard's gradients a second time.
   if (context_.view->Revoked(lease_, granted_)) {
@@ -202,6 +206,8 @@ absl::Status Trainer::TrainBatch(const Dataset& data, int64_t begin,
   absl::StatusOr<int64_t> next = ps_->Push(clock_, grads);
   if (!next.ok()) return next.status();
   clock_ = *next;
+  WorkerMetrics::Get().CountStep(stats->examples, pulled - start,
+                                 computed - pulled, absl::Now() - computed);
   absl::MutexLock lock(&mu_);
   progress_.examples += stats->examples;
   progress_.loss_sum += stats->loss_sum;

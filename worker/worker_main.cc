@@ -10,6 +10,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/metrics.h"
 #include "common/rpc_util.h"
 #include "worker/coordinator_client.h"
 #include "worker/evaluator.h"
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
   if (absl::Status secured = paramd::SecureRpc(paramd::RpcSecurityFromFlags());
       !secured.ok()) {
     return Fail(secured);
+  }
+  if (absl::Status serving = paramd::ServeMetricsFromFlags(); !serving.ok()) {
+    return Fail(serving);
   }
   openblas_set_num_threads(absl::GetFlag(FLAGS_blas_threads));
   const std::string role = absl::GetFlag(FLAGS_role);

@@ -70,6 +70,25 @@ std::string Token(const std::string& dir, const std::string& role) {
       ReadFileOrEmpty(absl::StrCat(dir, "/sec/", role, ".token"))));
 }
 
+// Every daemon's Prometheus page, by its metrics port file.
+std::vector<std::pair<std::string, std::string>> MetricsPages(
+    const std::string& dir) {
+  std::vector<std::pair<std::string, std::string>> pages;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string path = entry.path().string();
+    if (entry.path().extension() != ".metrics_port") continue;
+    Shell(
+        absl::StrCat("/usr/bin/python3 -c \"import urllib.request; "
+                     "print(urllib.request.urlopen('http://127.0.0.1:",
+                     absl::StripAsciiWhitespace(ReadFileOrEmpty(path)),
+                     "/metrics').read().decode())\" > ", path, ".page"));
+    pages.emplace_back(path, ReadFileOrEmpty(path + ".page"));
+    EXPECT_TRUE(absl::StrContains(pages.back().second, "# TYPE paramd_"))
+        << path;
+  }
+  return pages;
+}
+
 class SecurityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -374,6 +393,14 @@ TEST_F(SecurityTest, AJobTrainsWithEverythingOnAndNoSecretLeaks) {
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(cluster_->cluster().AddWorker("trainer").ok());
   }
+  ASSERT_TRUE(
+      cluster_
+          ->WaitFor(
+              [](const v1::GetStatusResponse& s) { return s.examples() > 0; },
+              absl::Seconds(60))
+          .ok());
+  // Scraped while every daemon runs (trainers exit once the job is done).
+  std::vector<std::pair<std::string, std::string>> outputs = MetricsPages(dir_);
   auto status = cluster_->WaitForJob(absl::Seconds(120));
   ASSERT_TRUE(status.ok()) << status.status();
   for (const v1::EpochStatus& epoch : status->epochs_status()) {
@@ -390,16 +417,16 @@ TEST_F(SecurityTest, AJobTrainsWithEverythingOnAndNoSecretLeaks) {
       secrets.emplace_back(line);
     }
   }
-  std::vector<std::pair<std::string, std::string>> outputs = {
-      {"status table", StatusTable(*status)},
-      {"status json", StatusJson(*status)}};
+  outputs.emplace_back("status table", StatusTable(*status));
+  outputs.emplace_back("status json", StatusJson(*status));
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
     if (entry.path().extension() == ".log") {
       outputs.emplace_back(entry.path().string(),
                            ReadFileOrEmpty(entry.path().string()));
     }
   }
-  ASSERT_GE(outputs.size(), 7u);  // 2 servers, 2 trainers, the coordinator
+  // The coordinator, 2 servers and 2 trainers: logs and metrics.
+  ASSERT_GE(outputs.size(), 12u);
   for (const auto& [name, text] : outputs) {
     for (const std::string& secret : secrets) {
       EXPECT_FALSE(absl::StrContains(text, secret)) << name;
