@@ -261,15 +261,17 @@ absl::Status ReadSecurity(const YamlReader& r, const std::string& base_dir,
   PARAMD_RETURN_IF_ERROR(
       r.OnlyKeys({"tls_cert", "tls_key", "tls_ca", "mutual_tls", "tokens",
                   "worker_token", "server_token", "admin_token"}));
-  std::string* paths[] = {&security->tls_cert,     &security->tls_key,
-                          &security->tls_ca,       &security->tokens,
-                          &security->worker_token, &security->server_token,
-                          &security->admin_token};
-  const char* keys[] = {"tls_cert",     "tls_key",      "tls_ca",     "tokens",
-                        "worker_token", "server_token", "admin_token"};
-  for (int i = 0; i < 7; ++i) {
-    PARAMD_RETURN_IF_ERROR(r.Get(keys[i], paths[i]));
-    *paths[i] = Resolve(base_dir, *paths[i]);
+  const std::pair<const char*, std::string*> paths[] = {
+      {"tls_cert", &security->tls_cert},
+      {"tls_key", &security->tls_key},
+      {"tls_ca", &security->tls_ca},
+      {"tokens", &security->tokens},
+      {"worker_token", &security->worker_token},
+      {"server_token", &security->server_token},
+      {"admin_token", &security->admin_token}};
+  for (const auto& [key, path] : paths) {
+    PARAMD_RETURN_IF_ERROR(r.Get(key, path));
+    *path = Resolve(base_dir, *path);
   }
   PARAMD_RETURN_IF_ERROR(r.Get("mutual_tls", &security->mutual_tls));
   if (security->tls_cert.empty() != security->tls_key.empty()) {

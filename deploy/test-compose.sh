@@ -42,6 +42,7 @@ sed -e 's|train-0000\[0-5\]|train-0000[0-1]|' -e 's|every_s: 30|every_s: 5|' \
     "$deploy/compose/brown-nplm.yaml" >"$work/job.yaml"
 export PARAMD_JOB=$work/job.yaml
 export PARAMD_COORDINATOR_PORT=  # any free host port
+export PARAMD_PROMETHEUS_PORT=   # the same
 
 status() {
   compose exec -T coordinator paramctl status --json \
@@ -79,8 +80,35 @@ exited_zero() {
   done
 }
 
+# True once Prometheus scrapes every daemon (up == 1 for the coordinator,
+# both servers, the evaluator and both trainers) and the trainers' step
+# counter is above zero.
+prometheus_sees_all() {
+  local port
+  port=$(compose port prometheus 9090 2>/dev/null | sed 's/.*://')
+  [ -n "$port" ] || return 1
+  /usr/bin/python3 - "$port" <<'PY'
+import json, sys, urllib.parse, urllib.request
+def query(expr):
+    url = "http://127.0.0.1:%s/api/v1/query?query=%s" % (
+        sys.argv[1], urllib.parse.quote(expr))
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        return json.load(answer)["data"]["result"]
+up = [r["metric"]["job"] for r in query("up == 1")]
+steps = query("sum(paramd_worker_steps_total)")
+ok = (sorted(set(up)) == ["paramd-coordinator", "paramd-evaluator",
+                          "paramd-ps", "paramd-worker"] and
+      up.count("paramd-ps") == 2 and up.count("paramd-worker") == 2 and
+      steps and float(steps[0]["value"][1]) > 0)
+sys.exit(0 if ok else 1)
+PY
+}
+
 log "run 1: fault-free"
 compose up -d --quiet-pull
+for _ in $(seq 120); do prometheus_sees_all 2>/dev/null && break; sleep 2; done
+prometheus_sees_all || fail "Prometheus does not scrape every daemon"
+log "Prometheus scrapes all 6 daemons; the trainers' steps counter grows"
 wait_for 600 "$done_expr"
 check_ledger
 ppl1=$(field 's["eval"]["eval_perplexity"]')

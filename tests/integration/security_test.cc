@@ -419,6 +419,7 @@ TEST_F(SecurityTest, AJobTrainsWithEverythingOnAndNoSecretLeaks) {
   }
   outputs.emplace_back("status table", StatusTable(*status));
   outputs.emplace_back("status json", StatusJson(*status));
+  outputs.emplace_back("summary", SummaryJson(*status, 1, {}));
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
     if (entry.path().extension() == ".log") {
       outputs.emplace_back(entry.path().string(),
