@@ -30,6 +30,10 @@ class Collectors : public prometheus::Collectable {
     absl::MutexLock lock(&mu_);
     collectors_.push_back(std::move(collect));
   }
+  void Clear() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    collectors_.clear();
+  }
   std::vector<prometheus::MetricFamily> Collect() const override
       ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
@@ -65,6 +69,8 @@ prometheus::Registry& MetricsRegistry() { return *Registry(); }
 void AddMetricsCollector(MetricsCollector collect) {
   AllCollectors()->Add(std::move(collect));
 }
+
+void RemoveMetricsCollectors() { AllCollectors()->Clear(); }
 
 prometheus::MetricFamily MakeFamily(const std::string& name,
                                     const std::string& help,

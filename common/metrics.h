@@ -29,6 +29,10 @@ prometheus::Registry& MetricsRegistry();
 using MetricsCollector = std::function<std::vector<prometheus::MetricFamily>()>;
 void AddMetricsCollector(MetricsCollector collect);
 
+// Removes every collector, waiting for a scrape in progress: call before
+// what the collectors read is destroyed.
+void RemoveMetricsCollectors();
+
 // One value of a family a collector returns.
 struct MetricSample {
   prometheus::Labels labels;

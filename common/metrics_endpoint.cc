@@ -12,28 +12,35 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace paramd {
 namespace {
 
 constexpr size_t kMaxRequestBytes = 8192;
 
-// Reads the request head (up to the blank line) with a 2 s timeout.
+// Reads the request head (up to the blank line), for at most 2 s in all.
 std::string ReadHead(int fd) {
-  timeval timeout = {2, 0};
+  const absl::Time give_up = absl::Now() + absl::Seconds(2);
+  timeval timeout = {0, 200000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   std::string head;
   char buffer[1024];
   while (head.size() < kMaxRequestBytes &&
-         !absl::StrContains(head, "\r\n\r\n")) {
+         !absl::StrContains(head, "\r\n\r\n") && absl::Now() < give_up) {
     const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (n <= 0) break;
     head.append(buffer, static_cast<size_t>(n));
   }
   return head;
 }
 
+// Writes `data`, giving up on a client that takes more than 2 s per send.
 void WriteAll(int fd, const std::string& data) {
+  timeval timeout = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
   size_t done = 0;
   while (done < data.size()) {
     const ssize_t n =
@@ -88,8 +95,12 @@ absl::StatusOr<int> ServeMetricsEndpoint(const std::string& host, int port,
     while (true) {
       const int client = accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (client < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;
+        if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK) return;
+        // Out of descriptors or memory, or a client gone: try again.
+        if (errno != EINTR && errno != ECONNABORTED) {
+          absl::SleepFor(absl::Milliseconds(100));
+        }
+        continue;
       }
       Answer(client, render);
       close(client);

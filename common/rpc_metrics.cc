@@ -3,9 +3,12 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
 #include "common/metrics.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/message_lite.h"
 
 namespace paramd {
@@ -43,6 +46,23 @@ RpcFamilies& Families() {
   return *families;
 }
 
+// `path` ("/package.Service/Method") if this binary links that method's
+// service, else "unknown": clients choose the path, and it must not let
+// them add series without bound.
+std::string KnownMethod(const char* path) {
+  absl::string_view method(path == nullptr ? "" : path);
+  if (!absl::ConsumePrefix(&method, "/")) return "unknown";
+  const size_t slash = method.rfind('/');
+  if (slash == absl::string_view::npos) return "unknown";
+  const std::string full_name =
+      absl::StrCat(method.substr(0, slash), ".", method.substr(slash + 1));
+  if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(
+          full_name) == nullptr) {
+    return "unknown";
+  }
+  return path;
+}
+
 size_t MessageBytes(const void* message) {
   if (message == nullptr) return 0;
   return static_cast<const google::protobuf::MessageLite*>(message)
@@ -52,7 +72,7 @@ size_t MessageBytes(const void* message) {
 class RpcMetricsInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit RpcMetricsInterceptor(grpc::experimental::ServerRpcInfo* info)
-      : method_(info->method()),
+      : method_(KnownMethod(info->method())),
         protobuf_(absl::StartsWith(method_, "/paramd.")),
         start_(absl::Now()) {}
 

@@ -5,7 +5,8 @@
 //   paramd_rpc_server_handling_seconds{method, code} (histogram)
 //   paramd_rpc_server_received_bytes_total{method}
 //   paramd_rpc_server_sent_bytes_total{method}
-// (bytes: of paramd's own services, as protobuf encodes the messages).
+// (bytes: of paramd's own services, as protobuf encodes the messages; a
+// method this binary does not serve is labelled "unknown").
 #ifndef PARAMD_COMMON_RPC_METRICS_H_
 #define PARAMD_COMMON_RPC_METRICS_H_
 

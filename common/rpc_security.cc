@@ -1,6 +1,8 @@
 #include "common/rpc_security.h"
 
+#include <arpa/inet.h>
 #include <grpc/grpc_security_constants.h>
+#include <netinet/in.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -96,9 +98,29 @@ absl::StatusOr<std::string> ReadToken(const std::string& path) {
   return token;
 }
 
-bool IsLoopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" ||
-         absl::StartsWith(host, "127.");
+bool IsLoopback(std::string host) {
+  if (host == "localhost") return true;
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  in_addr v4;
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6;
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 &&
+         IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// The host of "host:port" or "[v6]:port".
+std::string HostOf(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || address.find(':') != colon) {
+    // No port, or a bare IPv6 address.
+    return address.front() == '[' ? address.substr(0, address.find(']') + 1)
+                                  : address;
+  }
+  return address.substr(0, colon);
 }
 
 // Sends the process's current token (it may change on SIGHUP).
@@ -194,7 +216,8 @@ absl::Status ReloadTokens() {
   return absl::OkStatus();
 }
 
-std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() {
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
+    const std::string& address) {
   SecurityState& state = State();
   absl::MutexLock lock(&state.mu);
   std::shared_ptr<grpc::ChannelCredentials> channel =
@@ -207,11 +230,16 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() {
     channel = grpc::SslCredentials(options);
   }
   if (state.config.token_file.empty()) return channel;
-  // Tokens go over plaintext only where plaintext is allowed at all: to
-  // loopback, or with --insecure.
+  // A token goes over plaintext only where plaintext is allowed at all: to
+  // loopback, or with --insecure. Elsewhere gRPC fails the call rather
+  // than send it unencrypted.
+  const bool plaintext_ok =
+      state.config.insecure || IsLoopback(HostOf(address));
   return grpc::CompositeChannelCredentials(
-      channel, grpc::experimental::MetadataCredentialsFromPlugin(
-                   std::make_unique<BearerToken>(), GRPC_SECURITY_NONE));
+      channel,
+      grpc::experimental::MetadataCredentialsFromPlugin(
+          std::make_unique<BearerToken>(),
+          plaintext_ok ? GRPC_SECURITY_NONE : GRPC_PRIVACY_AND_INTEGRITY));
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(

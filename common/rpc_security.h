@@ -53,8 +53,11 @@ absl::Status ConfigureRpc(const RpcSecurity& security);
 // the error.
 absl::Status ReloadTokens();
 
-// Credentials for a channel, per ConfigureRpc.
-std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials();
+// Credentials for a channel to `address` (host:port), per ConfigureRpc. The
+// token is sent over plaintext only to a loopback address or with
+// insecure; elsewhere calls without TLS fail instead.
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(
+    const std::string& address);
 
 // Credentials for a server listening on `host`, per ConfigureRpc. Refuses
 // (FailedPrecondition) plaintext on a non-loopback address unless insecure

@@ -29,7 +29,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  return grpc::CreateCustomChannel(address, ChannelCredentials(), args);
+  return grpc::CreateCustomChannel(address, ChannelCredentials(address), args);
 }
 
 absl::StatusOr<std::unique_ptr<grpc::Server>> StartServer(

@@ -7,7 +7,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -24,9 +23,9 @@ absl::StatusOr<Role> ParseRole(absl::string_view name) {
   if (name == "worker") return Role::kWorker;
   if (name == "server") return Role::kServer;
   if (name == "admin") return Role::kAdmin;
+  // Not echoed: a line with its fields swapped would print the token.
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown role '", absl::CHexEscape(name.substr(0, 32)),
-                   "'; expected worker, server or admin"));
+      "the first field is not a role: expected worker, server or admin");
 }
 
 absl::StatusOr<absl::Time> ParseExpiry(absl::string_view field) {

@@ -47,14 +47,18 @@ int main(int argc, char** argv) {
   text << in.rdbuf();
   auto job = paramd::LoadJobConfig(path);
   if (!job.ok()) return Fail(job.status());
-  // Flags win; without any, the YAML's security section applies.
-  paramd::RpcSecurity security = paramd::RpcSecurityFromFlags();
-  if (!security.tls() && security.tokens_file.empty()) {
-    const bool insecure = security.insecure;
-    security = job->security.For(paramd::Role::kAdmin, true);
-    security.token_file.clear();  // the coordinator calls no one
-    security.insecure = insecure;
+  // The YAML's security section, with each flag given taking its place.
+  paramd::RpcSecurity security =
+      job->security.For(paramd::Role::kAdmin, /*accepts=*/true);
+  security.token_file.clear();  // the coordinator calls no one
+  const paramd::RpcSecurity flags = paramd::RpcSecurityFromFlags();
+  for (auto field :
+       {&paramd::RpcSecurity::tls_cert, &paramd::RpcSecurity::tls_key,
+        &paramd::RpcSecurity::tls_ca, &paramd::RpcSecurity::tokens_file}) {
+    if (!(flags.*field).empty()) security.*field = flags.*field;
   }
+  security.mutual_tls = security.mutual_tls || flags.mutual_tls;
+  security.insecure = flags.insecure;
   if (absl::Status secured = paramd::SecureRpc(security); !secured.ok()) {
     return Fail(secured);
   }
@@ -88,6 +92,7 @@ int main(int argc, char** argv) {
     coordinator.Tick();
   }
   paramd::SetServing(server->get(), false);
+  paramd::RemoveMetricsCollectors();  // they read `coordinator`
   paramd::LogInfo("shutting down");
   (*server)->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
   return 0;

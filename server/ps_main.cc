@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   }
   if (started.ok()) paramd::SetServing(server->get(), true);
   absl::Status ran = started.ok() ? node.RunHeartbeats(&stop) : started;
+  paramd::RemoveMetricsCollectors();  // they read `node`'s shard
   paramd::SetServing(server->get(), false);
   paramd::LogInfo("shutting down: finishing requests in flight");
   node.Close();  // no pull waits for a round that will not close

@@ -288,6 +288,30 @@ TEST_F(SecurityTest, EveryClientWithoutTheRightCredentialsIsRefused) {
   auto push = [&](std::shared_ptr<grpc::ChannelCredentials> c) {
     return Push(c, {1.0f});
   };
+  auto server_info = [&](std::shared_ptr<grpc::ChannelCredentials> c) {
+    v1::ServerInfoResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    return Server(0, c)->GetServerInfo(&context, v1::ServerInfoRequest(),
+                                       &response);
+  };
+  auto list_keys = [&](std::shared_ptr<grpc::ChannelCredentials> c) {
+    v1::ListKeysRequest request;
+    request.set_table("w");
+    v1::ListKeysResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    return Server(0, c)->ListKeys(&context, request, &response);
+  };
+  auto complete = [&](std::shared_ptr<grpc::ChannelCredentials> c) {
+    v1::CompleteShardRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_lease_id(1);
+    v1::CompleteShardResponse response;
+    grpc::ClientContext context;
+    SetTimeout(&context, absl::Seconds(5));
+    return Coordinator(c)->CompleteShard(&context, request, &response);
+  };
   const std::string worker = Token(dir_, "worker");
   const std::vector<Attempt> attempts = {
       // The handshake fails: no call reaches a daemon.
@@ -324,6 +348,14 @@ TEST_F(SecurityTest, EveryClientWithoutTheRightCredentialsIsRefused) {
        grpc::PERMISSION_DENIED},
       {"an admin token pushing", [&] { return push(As("admin")); },
        grpc::PERMISSION_DENIED},
+      {"a worker token reading server info",
+       [&] { return server_info(As("worker")); }, grpc::PERMISSION_DENIED},
+      {"a worker token listing keys", [&] { return list_keys(As("worker")); },
+       grpc::PERMISSION_DENIED},
+      {"a server token completing a shard",
+       [&] { return complete(As("server")); }, grpc::PERMISSION_DENIED},
+      {"an admin token completing a shard",
+       [&] { return complete(As("admin")); }, grpc::PERMISSION_DENIED},
   };
   const std::string before = Snapshot();
   for (const Attempt& attempt : attempts) {
@@ -375,10 +407,13 @@ TEST_F(SecurityTest, ATokenRemovedFromTheListIsRefusedAfterSighup) {
   const std::string before = Snapshot();
   grpc::Status refused;
   const absl::Time give_up = absl::Now() + absl::Seconds(10);
-  do {
+  do {  // empty pushes until the reload, then a real one
     absl::SleepFor(absl::Milliseconds(100));
-    refused = Push(revoked, {1.0f});
+    refused = Push(revoked, {});
   } while (refused.ok() && absl::Now() < give_up);
+  EXPECT_EQ(refused.error_code(), grpc::UNAUTHENTICATED)
+      << refused.error_message();
+  refused = Push(revoked, {1.0f});
   EXPECT_EQ(refused.error_code(), grpc::UNAUTHENTICATED)
       << refused.error_message();
   EXPECT_EQ(Snapshot(), before);

@@ -55,7 +55,9 @@ TEST(TokenSetTest, BadLinesAreNamedWithoutRepeatingTheToken) {
     std::string error;
   };
   const Case cases[] = {
-      {absl::StrCat("wroker ", kWorker, "\n"), ":1: unknown role 'wroker'"},
+      {absl::StrCat("wroker ", kWorker, "\n"),
+       ":1: the first field is not a role"},
+      {absl::StrCat(kWorker, " worker\n"), ":1: the first field is not a role"},
       {"worker short\n", ":1: token shorter than 16 bytes"},
       {absl::StrCat("\nworker ", kWorker, " expires=tomorrow\n"),
        ":2: expires: not an RFC 3339 time"},
