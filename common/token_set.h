@@ -1,10 +1,9 @@
 // The bearer tokens a daemon accepts, each with a role and an optional
-// expiry, loaded from a file. Tokens are kept only as SHA-256 digests and
-// compared in constant time; no error message or log line names one.
+// expiry, loaded from a file. Tokens are compared in constant time (in the
+// bytes; lengths may show); no error message or log line names one.
 #ifndef PARAMD_COMMON_TOKEN_SET_H_
 #define PARAMD_COMMON_TOKEN_SET_H_
 
-#include <array>
 #include <string>
 #include <vector>
 
@@ -43,13 +42,11 @@ class TokenSet {
   int size() const { return static_cast<int>(entries_.size()); }
 
  private:
-  using Digest = std::array<unsigned char, 32>;
   struct Entry {
-    Digest digest;
+    std::string token;
     Role role;
     absl::Time expires;
   };
-  static Digest Hash(absl::string_view token);
 
   std::vector<Entry> entries_;
 };
