@@ -114,6 +114,7 @@ bool IsLoopback(std::string host) {
 
 // The host of "host:port" or "[v6]:port".
 std::string HostOf(const std::string& address) {
+  if (address.empty()) return address;
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos || address.find(':') != colon) {
     // No port, or a bare IPv6 address.
