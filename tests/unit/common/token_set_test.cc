@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace paramd {
@@ -14,7 +15,10 @@ constexpr char kWorker[] = "w0rker-token-0123456789abcdef";
 constexpr char kAdmin[] = "adm1n-token-0123456789abcdef";
 
 std::string WriteList(const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/tokens";
+  // One file per test: ctest runs the tests of this file in parallel.
+  const std::string path = absl::StrCat(
+      ::testing::TempDir(), "/tokens-",
+      ::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::ofstream(path) << text;
   return path;
 }
