@@ -40,8 +40,10 @@ absl::StatusOr<int64_t> UpdateGate::Push(uint64_t worker, uint64_t generation,
 
 absl::Status UpdateGate::AdmitLocked(uint64_t worker, int64_t clock,
                                      bool* repeat) {
-  auto last = last_clock_.find(worker);
-  *repeat = last != last_clock_.end() && clock <= last->second;
+  // One clock is due at a time, so a clock at or below the highest
+  // applied repeats one (or was skipped by a re-sync: too late either way).
+  auto applied = applied_.find(worker);
+  *repeat = applied != applied_.end() && clock <= applied->second.highest();
   if (*repeat) return absl::OkStatus();
   auto due = participants_.find(worker);
   const bool on_time = due != participants_.end() && due->second == clock &&
@@ -52,7 +54,7 @@ absl::Status UpdateGate::AdmitLocked(uint64_t worker, int64_t clock,
         "worker ", worker, " is not due at clock ", clock, " (version ",
         version_, "): it left the barrier or was presumed dead; pull again"));
   }
-  last_clock_[worker] = clock;
+  applied_[worker].Insert(clock);
   due->second = clock + 1;
   return absl::OkStatus();
 }
@@ -68,9 +70,9 @@ absl::StatusOr<int64_t> UpdateGate::PushAsync(
       if (absl::Status s = CheckLiveLocked(worker); !s.ok()) return s;
       if (absl::Status s = CheckGenerationLocked(generation); !s.ok()) return s;
       if (consistency_ == Consistency::kAsp) {
-        auto it = last_clock_.find(worker);
-        if (it != last_clock_.end() && clock <= it->second) return clock + 1;
-        last_clock_[worker] = clock;
+        // Pipelined pushes may arrive in any order: each distinct clock
+        // applies once.
+        if (!applied_[worker].Insert(clock)) return clock + 1;
       } else {
         bool repeat = false;
         if (absl::Status s = AdmitLocked(worker, clock, &repeat); !s.ok()) {
@@ -255,9 +257,9 @@ void UpdateGate::NoteAspPullLocked(uint64_t worker, int64_t clock) {
   // already pushed comes from a worker that started over under the same id
   // (a coordinator restarted without its state): count its pushes afresh
   // rather than drop them as repeats.
-  auto last = last_clock_.find(worker);
-  if (last != last_clock_.end() && clock <= last->second) {
-    last_clock_.erase(last);
+  auto applied = applied_.find(worker);
+  if (applied != applied_.end() && clock <= applied->second.highest()) {
+    applied_.erase(applied);
   }
 }
 
@@ -275,7 +277,7 @@ UpdateGate::PullState UpdateGate::JoinLocked(
   participants_[worker] = clock;
   // A worker joining anew counts its pushes from here: a push of an earlier
   // clock is refused as not due, so dedup by clock restarts.
-  if (!joined) last_clock_.erase(worker);
+  if (!joined) applied_.erase(worker);
   if (clock > version_ + staleness_) {
     waiters_.push_back({clock, deadline, std::move(*ready)});
     *ready = nullptr;
@@ -337,7 +339,7 @@ absl::Status UpdateGate::Reset(uint64_t generation, int64_t version,
     absl::MutexLock lock(&mu_);
     generation_ = generation;
     version_ = version;
-    last_clock_.clear();
+    applied_.clear();
     participants_.clear();
     pushed_.clear();
     contributions_ = 0;

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/config.h"
+#include "server/applied_clocks.h"
 #include "server/shard_store.h"
 
 namespace paramd {
@@ -31,7 +32,9 @@ namespace paramd {
 // told so (and re-pulls at the version), so every shard expects the same
 // clock from it. It leaves with a leave push or when the coordinator stops
 // listing it alive, so a dead worker never holds the others forever. A push
-// repeating a clock already counted is acknowledged and not applied again.
+// repeating a clock already counted is acknowledged and not applied again;
+// under asp a worker may have several pushes in flight, and each distinct
+// clock applies once in whatever order they arrive (see AppliedClocks).
 //
 // Every request carries the generation it was planned in (see Reset); one
 // from another generation is refused with Aborted, so nothing from before a
@@ -176,8 +179,8 @@ class UpdateGate {
   int64_t max_lead_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t not_due_pushes_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_set<uint64_t> live_ ABSL_GUARDED_BY(mu_);
-  // Highest clock each worker pushed, for deduplication.
-  absl::flat_hash_map<uint64_t, int64_t> last_clock_ ABSL_GUARDED_BY(mu_);
+  // The clocks each worker's applied pushes carried, for deduplication.
+  absl::flat_hash_map<uint64_t, AppliedClocks> applied_ ABSL_GUARDED_BY(mu_);
   // Workers in the barrier and the clock each is due to push next.
   absl::flat_hash_map<uint64_t, int64_t> participants_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<uint64_t> pushed_ ABSL_GUARDED_BY(mu_);  // open round

@@ -359,6 +359,22 @@ TEST_F(UpdateGateTest, AspAppliesEachPushAtOnceAndPullsNeverWait) {
   EXPECT_TRUE(gate_->participants().empty());
 }
 
+// A client with several pushes in flight: they arrive in any order, some
+// twice (retried), and each distinct clock applies exactly once.
+TEST_F(UpdateGateTest, AspPipelinedPushesApplyOnceWhateverTheOrder) {
+  Make(Consistency::kAsp, /*average=*/false);
+  const std::vector<int64_t> arrivals = {1, 0, 3, 2, 2, 7, 5, 6, 4, 0,
+                                         9, 8, 5, 11, 10, 12, 15, 13, 14, 15};
+  std::set<int64_t> distinct;
+  for (int64_t clock : arrivals) {
+    MustPush(1, clock, {1, 1, 1, 1});
+    distinct.insert(clock);
+  }
+  EXPECT_EQ(distinct.size(), 16u);
+  EXPECT_EQ(gate_->version(), 16);
+  EXPECT_EQ(Values(), std::vector<float>(kSize, -16.0f));
+}
+
 TEST_F(UpdateGateTest, NegativeClockNeverWaitsOrJoins) {
   Make(Consistency::kBsp, /*average=*/true);
   PullNow(7, -1, PullState::kReady);
