@@ -1,11 +1,14 @@
 #include "server/ps_service.h"
 
+#include <sys/resource.h>
+
 #include <memory>
 #include <vector>
 
 #include "absl/random/distributions.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "common/rpc_security.h"
@@ -173,6 +176,12 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
   response->set_max_lead(gate->max_lead());
   response->set_refused_updates(store->Refused());
   response->set_not_due_pushes(gate->not_due_pushes());
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) == 0) {
+    response->set_cpu_seconds(absl::ToDoubleSeconds(
+        absl::DurationFromTimeval(usage.ru_utime) +
+        absl::DurationFromTimeval(usage.ru_stime)));
+  }
   if (const Checkpointer* checkpoints = checkpoints_.load()) {
     for (int64_t version : checkpoints->Versions()) {
       response->add_checkpoints(version);
