@@ -186,6 +186,12 @@ absl::Status Bench() {
       }
       run_dir = made;
     }
+    std::error_code error;
+    std::filesystem::create_directories(run_dir, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot make ", run_dir, ": ", error.message()));
+    }
     int64_t dense_floats = 1;
     for (int64_t kib : dense_kib) dense_floats = std::max(dense_floats, kib * 256);
     const std::string config = absl::StrCat(run_dir, "/bench.yaml");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what paramd needs to build, test and run, from Debian 12's
 # packages only. Run as root. Skips apt when everything is already there.
-#   bash scripts/install-deps.sh [--deploy]
+#   bash scripts/install-deps.sh [--deploy | --bench]
 set -euo pipefail
 
 packages=(
@@ -16,6 +16,10 @@ packages=(
 # debootstrap for the local base image, kubectl to render the k8s base).
 if [ "${1:-}" = --deploy ]; then
   packages+=(docker.io docker-compose debootstrap python3-yaml)
+fi
+# --bench: what bench/run.sh needs too (iperf3, for the loopback limit).
+if [ "${1:-}" = --bench ]; then
+  packages+=(iperf3)
 fi
 
 missing=()

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "gtest/gtest.h"
 
@@ -153,6 +154,31 @@ TEST(TensorTest, CheckFiniteRejectsNanNamingTheIndex) {
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(status.message(), "table 'w'")) << status;
   EXPECT_TRUE(absl::StrContains(status.message(), "element 2")) << status;
+}
+
+// The test runs in blocks: a bad element is found at either edge of a
+// block, in the last partial block, and whatever its sign or payload.
+TEST(TensorTest, CheckFiniteFindsTheFirstBadElementAnywhere) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (float bad : {nan, -nan, inf, -inf,
+                    std::numeric_limits<float>::signaling_NaN()}) {
+    for (size_t at : {size_t{0}, size_t{4095}, size_t{4096}, size_t{9999},
+                      size_t{10000}}) {
+      std::vector<float> values(10001, -std::numeric_limits<float>::max());
+      values[at] = bad;
+      values[10000] = at == 10000 ? bad : inf;  // a later one too
+      absl::Status status = CheckFinite(values, "grad");
+      ASSERT_FALSE(status.ok()) << at;
+      EXPECT_TRUE(
+          absl::StrContains(status.message(), absl::StrCat("element ", at, " ")))
+          << status;
+    }
+  }
+  EXPECT_TRUE(
+      CheckFinite(std::vector<float>(10001, std::numeric_limits<float>::max()),
+                  "grad")
+          .ok());
 }
 
 TEST(TensorTest, CheckFiniteRejectsInfinityNamingTheIndex) {
