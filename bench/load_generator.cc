@@ -41,7 +41,9 @@ class Completions {
   std::pair<int, grpc::Status> Next() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
-        +[](std::deque<std::pair<int, grpc::Status>>* d) { return !d->empty(); },
+        +[](std::deque<std::pair<int, grpc::Status>>* d) {
+          return !d->empty();
+        },
         &done_));
     auto next = std::move(done_.front());
     done_.pop_front();
@@ -61,8 +63,8 @@ absl::Status Failed(const grpc::Status& status, const std::string& what) {
 
 double Percentile(std::vector<double>& sorted, double q) {
   if (sorted.empty()) return 0;
-  const size_t i = std::min(sorted.size() - 1,
-                            static_cast<size_t>(q * sorted.size()));
+  const size_t i =
+      std::min(sorted.size() - 1, static_cast<size_t>(q * sorted.size()));
   return sorted[i];
 }
 
@@ -106,9 +108,9 @@ absl::StatusOr<std::string> LoadGenerator::TableFor(
   const int64_t part =
       map_.DenseRange(best->size(), map_.num_shards() - 1).size();
   if (cell.bytes % 4 != 0 || cell.bytes / 4 > part) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        cell.bytes, " bytes do not fit table ", best->name, "'s ", part,
-        "-float part on each server"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(cell.bytes, " bytes do not fit table ", best->name, "'s ",
+                     part, "-float part on each server"));
   }
   return best->name;
 }
@@ -182,9 +184,8 @@ absl::StatusOr<LoadResult> LoadGenerator::Run(const LoadCell& cell,
   const absl::Time start = absl::Now();
   std::vector<std::thread> threads;
   for (int t = 0; t < cell.threads; ++t) {
-    threads.emplace_back([&, t] {
-      RunThread(cell, *table, t, start + duration, &counters);
-    });
+    threads.emplace_back(
+        [&, t] { RunThread(cell, *table, t, start + duration, &counters); });
   }
   for (std::thread& thread : threads) thread.join();
   const absl::Duration took = absl::Now() - start;
@@ -204,9 +205,9 @@ absl::StatusOr<LoadResult> LoadGenerator::Run(const LoadCell& cell,
   result.server_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
   // Under asp a server's version counts the pushes it applied.
   if (cell.push && after->version - before->version != result.requests) {
-    return absl::DataLossError(absl::StrCat(
-        result.requests, " pushes were acknowledged but ",
-        after->version - before->version, " applied"));
+    return absl::DataLossError(
+        absl::StrCat(result.requests, " pushes were acknowledged but ",
+                     after->version - before->version, " applied"));
   }
   return result;
 }

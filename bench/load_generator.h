@@ -20,13 +20,13 @@ namespace paramd {
 
 // One measurement: an operation, a payload and a concurrency.
 struct LoadCell {
-  bool push = true;       // else pull
+  bool push = true;  // else pull
   bool sparse = false;
-  int64_t bytes = 0;      // dense: value bytes per request
-  int64_t keys = 0;       // sparse: rows per request
-  int64_t width = 1;      // sparse: floats per row
-  int in_flight = 1;      // requests outstanding per client thread
-  int threads = 1;        // client threads, each with its own connections
+  int64_t bytes = 0;  // dense: value bytes per request
+  int64_t keys = 0;   // sparse: rows per request
+  int64_t width = 1;  // sparse: floats per row
+  int in_flight = 1;  // requests outstanding per client thread
+  int threads = 1;    // client threads, each with its own connections
 
   // Float bytes one request moves.
   int64_t ValueBytes() const { return sparse ? keys * width * 4 : bytes; }
@@ -62,8 +62,7 @@ class LoadGenerator {
   // than cell.bytes), with the first request that failed, or with DataLoss
   // if the servers did not apply every push they acknowledged (nothing
   // else may push meanwhile).
-  absl::StatusOr<LoadResult> Run(const LoadCell& cell,
-                                 absl::Duration duration);
+  absl::StatusOr<LoadResult> Run(const LoadCell& cell, absl::Duration duration);
 
  private:
   struct Counters;

@@ -24,8 +24,8 @@
 #include "absl/strings/str_join.h"
 #include "bench/load_generator.h"
 #include "common/logging.h"
-#include "common/status_macros.h"
 #include "common/rpc_util.h"
+#include "common/status_macros.h"
 #include "tools/local_cluster.h"
 #include "worker/cluster_view.h"
 #include "worker/coordinator_client.h"
@@ -45,13 +45,12 @@ ABSL_FLAG(std::vector<std::string>, sparse_keys,
           (std::vector<std::string>{"1000", "100000", "1000000"}),
           "Sparse rows per request; empty: none.");
 ABSL_FLAG(std::vector<std::string>, widths,
-          (std::vector<std::string>{"1", "64"}),
-          "Sparse row widths, floats.");
+          (std::vector<std::string>{"1", "64"}), "Sparse row widths, floats.");
 ABSL_FLAG(std::vector<std::string>, in_flight,
           (std::vector<std::string>{"1", "8"}),
           "Requests outstanding per client thread.");
-ABSL_FLAG(std::vector<std::string>, threads,
-          (std::vector<std::string>{"1"}), "Client threads.");
+ABSL_FLAG(std::vector<std::string>, threads, (std::vector<std::string>{"1"}),
+          "Client threads.");
 ABSL_FLAG(double, seconds, 1.0, "How long each cell runs.");
 ABSL_FLAG(int, max_request_mib, 64, "Cells with larger requests are skipped.");
 ABSL_FLAG(std::string, json, "", "Also write the results here, as JSON.");
@@ -65,8 +64,8 @@ absl::StatusOr<std::vector<int64_t>> Numbers(
   for (const std::string& text : texts) {
     int64_t n = 0;
     if (!absl::SimpleAtoi(text, &n) || n <= 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--", flag, ": '", text, "' is not a positive integer"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": '", text, "' is not a positive integer"));
     }
     out.push_back(n);
   }
@@ -77,11 +76,11 @@ absl::StatusOr<std::vector<int64_t>> Numbers(
 // the largest dense cell on every server, one sparse table per width.
 std::string BenchYaml(int servers, int64_t dense_floats,
                       const std::vector<int64_t>& widths) {
-  std::string tables = absl::StrCat(
-      "  - {name: w, type: sparse, width: 1}\n",
-      "  - {name: bias, type: dense, shape: [1]}\n",
-      "  - {name: dense, type: dense, shape: [",
-      std::max<int64_t>(1, dense_floats * servers), "]}\n");
+  std::string tables =
+      absl::StrCat("  - {name: w, type: sparse, width: 1}\n",
+                   "  - {name: bias, type: dense, shape: [1]}\n",
+                   "  - {name: dense, type: dense, shape: [",
+                   std::max<int64_t>(1, dense_floats * servers), "]}\n");
   for (int64_t width : widths) {
     if (width == 1) continue;  // w is the width-1 table
     absl::StrAppend(&tables, "  - {name: sparse", width,
@@ -94,7 +93,8 @@ std::string BenchYaml(int servers, int64_t dense_floats,
   batch_size: 1
   heartbeat_interval_s: 0.5
 cluster:
-  num_servers: )", servers, R"(
+  num_servers: )",
+                      servers, R"(
   num_workers: 1
 data:
   train: train-0.svm
@@ -102,7 +102,8 @@ model:
   type: logreg
 optimizer: {kind: sgd, learning_rate: 0.01}
 tables:
-)", tables);
+)",
+                      tables);
 }
 
 struct Row {
@@ -128,7 +129,7 @@ double CpuPerGb(const Row& row) {
 
 std::string TableLine(const Row& row) {
   return absl::StrFormat(
-      "%-5s %-7s %-14s %9d %7d %8.3f %12.0f %9.2f %9.2f %10.2f", 
+      "%-5s %-7s %-14s %9d %7d %8.3f %12.0f %9.2f %9.2f %10.2f",
       row.cell.push ? "push" : "pull", row.cell.sparse ? "sparse" : "dense",
       Size(row.cell), row.cell.in_flight, row.cell.threads, GbPerSecond(row),
       row.result.keys / row.result.seconds, row.result.p50_ms,
@@ -150,15 +151,15 @@ std::string Json(const std::vector<Row>& rows) {
         GbPerSecond(row), row.result.keys / row.result.seconds,
         row.result.p50_ms, row.result.p99_ms, CpuPerGb(row)));
   }
-  return absl::StrCat("{\"cells\": [\n", absl::StrJoin(cells, ",\n"),
-                      "\n]}\n");
+  return absl::StrCat("{\"cells\": [\n", absl::StrJoin(cells, ",\n"), "\n]}\n");
 }
 
 absl::Status Bench() {
   PARAMD_ASSIGN_OR_RETURN(auto dense_kib,
                           Numbers(absl::GetFlag(FLAGS_dense_kib), "dense_kib"));
   PARAMD_ASSIGN_OR_RETURN(
-      auto sparse_keys, Numbers(absl::GetFlag(FLAGS_sparse_keys), "sparse_keys"));
+      auto sparse_keys,
+      Numbers(absl::GetFlag(FLAGS_sparse_keys), "sparse_keys"));
   PARAMD_ASSIGN_OR_RETURN(auto widths,
                           Numbers(absl::GetFlag(FLAGS_widths), "widths"));
   PARAMD_ASSIGN_OR_RETURN(auto in_flight,
@@ -193,7 +194,8 @@ absl::Status Bench() {
           absl::StrCat("cannot make ", run_dir, ": ", error.message()));
     }
     int64_t dense_floats = 1;
-    for (int64_t kib : dense_kib) dense_floats = std::max(dense_floats, kib * 256);
+    for (int64_t kib : dense_kib)
+      dense_floats = std::max(dense_floats, kib * 256);
     const std::string config = absl::StrCat(run_dir, "/bench.yaml");
     std::ofstream(config) << BenchYaml(absl::GetFlag(FLAGS_servers),
                                        dense_floats, widths);
@@ -212,8 +214,9 @@ absl::Status Bench() {
   }
 
   // Join as a trainer, so that the servers take this process's pushes.
-  if (!MakeChannel(coordinator)->WaitForConnected(
-          absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
+  if (!MakeChannel(coordinator)
+           ->WaitForConnected(
+               absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
     return absl::UnavailableError(
         absl::StrCat("cannot reach the coordinator at ", coordinator));
   }

@@ -22,7 +22,7 @@
 namespace paramd {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                          bool own_connection) {
+                                           bool own_connection) {
   grpc::ChannelArguments args;
   if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);

@@ -24,7 +24,7 @@ inline constexpr int kMaxMessageBytes = 256 << 20;
 // ConfigureRpc (rpc_security.h) set. Channels to one address share a
 // connection unless `own_connection`.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                          bool own_connection = false);
+                                           bool own_connection = false);
 
 // Serves `services` on host:port (port 0: the OS picks) with the standard
 // health service and server reflection, secured as ConfigureRpc set (and

@@ -178,9 +178,9 @@ grpc::ServerUnaryReactor* PsService::GetServerInfo(
   response->set_not_due_pushes(gate->not_due_pushes());
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) == 0) {
-    response->set_cpu_seconds(absl::ToDoubleSeconds(
-        absl::DurationFromTimeval(usage.ru_utime) +
-        absl::DurationFromTimeval(usage.ru_stime)));
+    response->set_cpu_seconds(
+        absl::ToDoubleSeconds(absl::DurationFromTimeval(usage.ru_utime) +
+                              absl::DurationFromTimeval(usage.ru_stime)));
   }
   if (const Checkpointer* checkpoints = checkpoints_.load()) {
     for (int64_t version : checkpoints->Versions()) {

@@ -161,17 +161,17 @@ TEST(TensorTest, CheckFiniteRejectsNanNamingTheIndex) {
 TEST(TensorTest, CheckFiniteFindsTheFirstBadElementAnywhere) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
-  for (float bad : {nan, -nan, inf, -inf,
-                    std::numeric_limits<float>::signaling_NaN()}) {
-    for (size_t at : {size_t{0}, size_t{4095}, size_t{4096}, size_t{9999},
-                      size_t{10000}}) {
+  for (float bad :
+       {nan, -nan, inf, -inf, std::numeric_limits<float>::signaling_NaN()}) {
+    for (size_t at :
+         {size_t{0}, size_t{4095}, size_t{4096}, size_t{9999}, size_t{10000}}) {
       std::vector<float> values(10001, -std::numeric_limits<float>::max());
       values[at] = bad;
       values[10000] = at == 10000 ? bad : inf;  // a later one too
       absl::Status status = CheckFinite(values, "grad");
       ASSERT_FALSE(status.ok()) << at;
-      EXPECT_TRUE(
-          absl::StrContains(status.message(), absl::StrCat("element ", at, " ")))
+      EXPECT_TRUE(absl::StrContains(status.message(),
+                                    absl::StrCat("element ", at, " ")))
           << status;
     }
   }

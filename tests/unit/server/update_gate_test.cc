@@ -363,7 +363,7 @@ TEST_F(UpdateGateTest, AspAppliesEachPushAtOnceAndPullsNeverWait) {
 // twice (retried), and each distinct clock applies exactly once.
 TEST_F(UpdateGateTest, AspPipelinedPushesApplyOnceWhateverTheOrder) {
   Make(Consistency::kAsp, /*average=*/false);
-  const std::vector<int64_t> arrivals = {1, 0, 3, 2, 2, 7, 5, 6, 4, 0,
+  const std::vector<int64_t> arrivals = {1, 0, 3, 2,  2,  7,  5,  6,  4,  0,
                                          9, 8, 5, 11, 10, 12, 15, 13, 14, 15};
   std::set<int64_t> distinct;
   for (int64_t clock : arrivals) {
