@@ -1,6 +1,7 @@
 #include "common/rpc_security.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -13,13 +14,22 @@ namespace {
 
 class RpcSecurityTest : public ::testing::Test {
  protected:
+  // One folder per process: ctest runs each test as its own process, in
+  // parallel, and a shared folder was rewritten under a running test.
   static void SetUpTestSuite() {
-    dir_ = new std::string(::testing::TempDir() + "/rpc-security");
+    std::string pattern = ::testing::TempDir() + "/rpc-security-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = new std::string(pattern);
     ASSERT_EQ(std::system(absl::StrCat("scripts/make-certs.sh ", *dir_,
                                        " >/dev/null && scripts/make-tokens.sh ",
                                        *dir_, " >/dev/null")
                               .c_str()),
               0);
+  }
+  static void TearDownTestSuite() {
+    std::filesystem::remove_all(*dir_);
+    delete dir_;
+    dir_ = nullptr;
   }
   void TearDown() override { ASSERT_TRUE(ConfigureRpc({}).ok()); }
 
