@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cmath>
+#include <cstring>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -13,9 +14,28 @@
 namespace paramd {
 namespace {
 
-// NaN compares false: written so the loops stay vectorisable.
-inline bool Finite(float x) {
-  return std::fabs(x) <= std::numeric_limits<float>::max();
+// The update loops below are branch-free integer and float arithmetic,
+// so that gcc vectorizes them: no float comparison (it may trap on NaN)
+// and no conditional store.
+
+// 1 if `x` is finite, else 0. Infinities and NaNs have every exponent bit
+// set, so adding one to the exponent carries into the sign bit for them.
+inline uint32_t Finite(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  return 1u - (((bits & 0x7f800000u) + 0x00800000u) >> 31);
+}
+
+// ok ? a : b, for ok 0 or 1.
+inline float Pick(uint32_t ok, float a, float b) {
+  uint32_t x, y;
+  std::memcpy(&x, &a, sizeof(x));
+  std::memcpy(&y, &b, sizeof(y));
+  const uint32_t mask = 0u - ok;
+  const uint32_t bits = (x & mask) | (y & ~mask);
+  float out;
+  std::memcpy(&out, &bits, sizeof(out));
+  return out;
 }
 
 absl::Status NonNegative(const char* field, double value) {
@@ -102,12 +122,12 @@ class SgdOptimizer final : public OptimizerBase {
     const float* g = grad.data();
     float* w = params.data();
     const size_t n = params.size();
-    int64_t refused = 0;
+    uint32_t refused = 0;  // n < 2^32; 32 bits keep the loop vectorized
     for (size_t i = 0; i < n; ++i) {
       const float nw = w[i] - lr * (g[i] + wd * w[i]);
-      const bool ok = Finite(nw);
-      w[i] = ok ? nw : w[i];
-      refused += !ok;
+      const uint32_t ok = Finite(nw);
+      w[i] = Pick(ok, nw, w[i]);
+      refused += 1u - ok;
     }
     return refused;
   }
@@ -131,14 +151,14 @@ class MomentumOptimizer final : public OptimizerBase {
     float* w = params.data();
     float* v = state.data();
     const size_t n = params.size();
-    int64_t refused = 0;
+    uint32_t refused = 0;  // n < 2^32; 32 bits keep the loop vectorized
     for (size_t i = 0; i < n; ++i) {
       const float nv = mu * v[i] + (g[i] + wd * w[i]);
       const float nw = w[i] - lr * nv;
-      const bool ok = Finite(nv) && Finite(nw);
-      v[i] = ok ? nv : v[i];
-      w[i] = ok ? nw : w[i];
-      refused += !ok;
+      const uint32_t ok = Finite(nv) & Finite(nw);
+      v[i] = Pick(ok, nv, v[i]);
+      w[i] = Pick(ok, nw, w[i]);
+      refused += 1u - ok;
     }
     return refused;
   }
@@ -164,15 +184,15 @@ class AdagradOptimizer final : public OptimizerBase {
     float* w = params.data();
     float* a = state.data();
     const size_t n = params.size();
-    int64_t refused = 0;
+    uint32_t refused = 0;  // n < 2^32; 32 bits keep the loop vectorized
     for (size_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd * w[i];
       const float na = a[i] + gi * gi;
       const float nw = w[i] - lr * gi / (std::sqrt(na) + eps);
-      const bool ok = Finite(na) && Finite(nw);
-      a[i] = ok ? na : a[i];
-      w[i] = ok ? nw : w[i];
-      refused += !ok;
+      const uint32_t ok = Finite(na) & Finite(nw);
+      a[i] = Pick(ok, na, a[i]);
+      w[i] = Pick(ok, nw, w[i]);
+      refused += 1u - ok;
     }
     return refused;
   }
@@ -210,18 +230,18 @@ class AdamOptimizer final : public OptimizerBase {
     float* w = params.data();
     float* m = state.data();
     float* v = state.data() + n;
-    int64_t refused = 0;
+    uint32_t refused = 0;  // n < 2^32; 32 bits keep the loop vectorized
     for (size_t i = 0; i < n; ++i) {
       const float gi = g[i] + wd * w[i];
       const float nm = b1 * m[i] + one_minus_b1 * gi;
       const float nv = b2 * v[i] + one_minus_b2 * gi * gi;
       const float nw =
           w[i] - step_size * nm / (std::sqrt(nv) * inv_sqrt_bc2 + eps);
-      const bool ok = Finite(nm) && Finite(nv) && Finite(nw);
-      m[i] = ok ? nm : m[i];
-      v[i] = ok ? nv : v[i];
-      w[i] = ok ? nw : w[i];
-      refused += !ok;
+      const uint32_t ok = Finite(nm) & Finite(nv) & Finite(nw);
+      m[i] = Pick(ok, nm, m[i]);
+      v[i] = Pick(ok, nv, v[i]);
+      w[i] = Pick(ok, nw, w[i]);
+      refused += 1u - ok;
     }
     return refused;
   }

@@ -14,8 +14,9 @@
 
 namespace paramd {
 
-// Slices decoded from a request; values are copied out of the proto so they
-// are aligned floats (uninitialised first: they are overwritten at once).
+// Slices decoded from a request. Values view the request's bytes where
+// they are aligned for floats (as heap buffers are), so the request must
+// outlive the slices; otherwise they are copied out into `values`.
 struct DecodedSlices {
   std::vector<Slice> slices;
   std::vector<std::unique_ptr<float[]>> values;
@@ -24,7 +25,8 @@ struct DecodedSlices {
 // Clocks are below this, so clock + 1 never overflows.
 inline constexpr int64_t kMaxClock = int64_t{1} << 62;
 
-// Decodes `in` into `out`, with each slice's values when `with_values`.
+// Decodes `in` into `out`, with each slice's values when `with_values`
+// (viewing `in`'s bytes where it can: keep `in` alive while `out` is used).
 // Fails with InvalidArgument if there are more than ShardStore::kMaxSlices
 // slices, keys or values are not a whole number of uint64s or floats,
 // offset or length do not fit int64, or a pull (!with_values) carries
