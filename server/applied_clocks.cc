@@ -2,21 +2,23 @@
 
 namespace paramd {
 
-bool AppliedClocks::Insert(int64_t clock) {
-  if (Contains(clock)) return false;
+AppliedClocks::Arrival AppliedClocks::Insert(int64_t clock) {
+  for (const auto& [first, last] : given_up_) {
+    if (first <= clock && clock <= last) return Arrival::kTooLate;
+  }
+  if (clock <= watermark_ || ahead_.contains(clock)) return Arrival::kRepeat;
   ahead_.insert(clock);
   if (static_cast<int>(ahead_.size()) > kMaxAhead) {
-    watermark_ = *ahead_.begin() - 1;  // give up on the oldest gap
+    // Give up on the oldest gap.
+    given_up_.emplace_back(watermark_ + 1, *ahead_.begin() - 1);
+    if (static_cast<int>(given_up_.size()) > kMaxGaps) given_up_.pop_front();
+    watermark_ = *ahead_.begin() - 1;
   }
   while (!ahead_.empty() && *ahead_.begin() == watermark_ + 1) {
     watermark_ = *ahead_.begin();
     ahead_.erase(ahead_.begin());
   }
-  return true;
-}
-
-bool AppliedClocks::Contains(int64_t clock) const {
-  return clock <= watermark_ || ahead_.contains(clock);
+  return Arrival::kNew;
 }
 
 int64_t AppliedClocks::highest() const {

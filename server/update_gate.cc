@@ -72,7 +72,17 @@ absl::StatusOr<int64_t> UpdateGate::PushAsync(
       if (consistency_ == Consistency::kAsp) {
         // Pipelined pushes may arrive in any order: each distinct clock
         // applies once.
-        if (!applied_[worker].Insert(clock)) return clock + 1;
+        switch (applied_[worker].Insert(clock)) {
+          case AppliedClocks::Arrival::kNew:
+            break;
+          case AppliedClocks::Arrival::kRepeat:
+            return clock + 1;
+          case AppliedClocks::Arrival::kTooLate:
+            return absl::FailedPreconditionError(absl::StrCat(
+                "worker ", worker, "'s push of clock ", clock, " came after ",
+                AppliedClocks::kMaxAhead,
+                " later ones of it and was given up: not applied"));
+        }
       } else {
         bool repeat = false;
         if (absl::Status s = AdmitLocked(worker, clock, &repeat); !s.ok()) {

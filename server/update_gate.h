@@ -34,7 +34,8 @@ namespace paramd {
 // listing it alive, so a dead worker never holds the others forever. A push
 // repeating a clock already counted is acknowledged and not applied again;
 // under asp a worker may have several pushes in flight, and each distinct
-// clock applies once in whatever order they arrive (see AppliedClocks).
+// clock applies once in whatever order they arrive, unless overtaken by
+// more than AppliedClocks::kMaxAhead later ones (then refused).
 //
 // Every request carries the generation it was planned in (see Reset); one
 // from another generation is refused with Aborted, so nothing from before a

@@ -365,14 +365,28 @@ TEST_F(UpdateGateTest, AspPipelinedPushesApplyOnceWhateverTheOrder) {
   Make(Consistency::kAsp, /*average=*/false);
   const std::vector<int64_t> arrivals = {1, 0, 3, 2,  2,  7,  5,  6,  4,  0,
                                          9, 8, 5, 11, 10, 12, 15, 13, 14, 15};
-  std::set<int64_t> distinct;
-  for (int64_t clock : arrivals) {
-    MustPush(1, clock, {1, 1, 1, 1});
-    distinct.insert(clock);
-  }
-  EXPECT_EQ(distinct.size(), 16u);
+  for (int64_t clock : arrivals) MustPush(1, clock, {1, 1, 1, 1});
+  // Clocks 0 to 15, each once.
   EXPECT_EQ(gate_->version(), 16);
   EXPECT_EQ(Values(), std::vector<float>(kSize, -16.0f));
+}
+
+// A push overtaken by more than AppliedClocks::kMaxAhead later ones is
+// refused, not acknowledged unapplied; the others stand.
+TEST_F(UpdateGateTest, AspPushOvertakenTooFarIsRefusedAndChangesNothing) {
+  Make(Consistency::kAsp, /*average=*/false);
+  const int64_t later = AppliedClocks::kMaxAhead + 1;
+  for (int64_t clock = 1; clock <= later; ++clock) {
+    MustPush(1, clock, {1, 1, 1, 1});
+  }
+  absl::StatusOr<int64_t> late = Push(1, 0, {1, 1, 1, 1});
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kFailedPrecondition)
+      << late.status();
+  EXPECT_EQ(gate_->version(), later);
+  EXPECT_EQ(Values(), std::vector<float>(kSize, -static_cast<float>(later)));
+  // A retry of one applied is still acknowledged, once.
+  MustPush(1, later, {1, 1, 1, 1});
+  EXPECT_EQ(gate_->version(), later);
 }
 
 TEST_F(UpdateGateTest, NegativeClockNeverWaitsOrJoins) {
