@@ -60,6 +60,30 @@ void CopyFloats(absl::string_view bytes, absl::Span<float> out) {
   std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
 }
 
+absl::Span<const float> ViewFloats(absl::string_view bytes,
+                                   std::unique_ptr<float[]>* copy) {
+  const size_t count = bytes.size() / sizeof(float);
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+    return absl::MakeConstSpan(reinterpret_cast<const float*>(bytes.data()),
+                               count);
+  }
+  copy->reset(new float[count]);
+  CopyFloats(bytes, absl::MakeSpan(copy->get(), count));
+  return absl::MakeConstSpan(copy->get(), count);
+}
+
+void FillFloats(absl::Span<char> bytes,
+                const std::function<void(absl::Span<float>)>& fill) {
+  const size_t count = bytes.size() / sizeof(float);
+  if (reinterpret_cast<uintptr_t>(bytes.data()) % alignof(float) == 0) {
+    fill(absl::MakeSpan(reinterpret_cast<float*>(bytes.data()), count));
+    return;
+  }
+  std::vector<float> values(count);
+  fill(absl::MakeSpan(values));
+  if (count > 0) std::memcpy(bytes.data(), values.data(), bytes.size());
+}
+
 std::vector<uint64_t> DecodeKeys(absl::string_view bytes) {
   std::vector<uint64_t> keys(bytes.size() / sizeof(uint64_t));
   if (keys.empty()) return keys;

@@ -4,6 +4,8 @@
 #define PARAMD_COMMON_TENSOR_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +31,18 @@ absl::Status CountKeys(absl::string_view bytes, const char* what,
 
 // Copies `bytes` into `out`. REQUIRES: bytes.size() == 4 * out.size().
 void CopyFloats(absl::string_view bytes, absl::Span<float> out);
+
+// `bytes` as floats: viewed in place where they are aligned for floats (a
+// heap buffer is), else copied into *copy and viewed there.
+// REQUIRES: bytes.size() is a multiple of 4.
+absl::Span<const float> ViewFloats(absl::string_view bytes,
+                                   std::unique_ptr<float[]>* copy);
+
+// Has `fill` write bytes.size() / 4 floats into `bytes`: in place where it
+// is aligned for floats, else through a temporary.
+// REQUIRES: bytes.size() is a multiple of 4.
+void FillFloats(absl::Span<char> bytes,
+                const std::function<void(absl::Span<float>)>& fill);
 
 // Decodes keys; REQUIRES: bytes.size() is a multiple of 8.
 std::vector<uint64_t> DecodeKeys(absl::string_view bytes);

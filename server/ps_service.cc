@@ -2,7 +2,6 @@
 
 #include <sys/resource.h>
 
-#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -38,21 +37,11 @@ void ReadSlices(ShardStore* store, const std::vector<Slice>& slices,
     out->set_table(slice.table);
     out->set_offset(slice.offset);
     out->set_length(slice.length);
-    // Read straight into the reply's bytes where they are aligned for
-    // floats (heap buffers are); the wire holds floats little-endian, as
-    // memory does.
-    const int64_t count = slice.NumValues(store->Width(slice.table));
+    // Read straight into the reply's bytes.
     std::string* bytes = out->mutable_values();
-    bytes->resize(count * sizeof(float));
-    if (reinterpret_cast<uintptr_t>(bytes->data()) % alignof(float) == 0) {
-      store->Read(slice, absl::MakeSpan(reinterpret_cast<float*>(bytes->data()),
-                                        count));
-      continue;
-    }
-    std::vector<float> values(count);
-    store->Read(slice, absl::MakeSpan(values));
-    bytes->clear();
-    AppendFloats(values, bytes);
+    bytes->resize(slice.NumValues(store->Width(slice.table)) * sizeof(float));
+    FillFloats(absl::MakeSpan(*bytes),
+               [&](absl::Span<float> values) { store->Read(slice, values); });
   }
 }
 

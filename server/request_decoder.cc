@@ -1,7 +1,5 @@
 #include "server/request_decoder.h"
 
-#include <cstdint>
-
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "common/tensor.h"
@@ -40,16 +38,7 @@ absl::Status DecodeSlices(
       continue;
     }
     PARAMD_RETURN_IF_ERROR(CountFloats(proto.values(), "values", &count));
-    const char* bytes = proto.values().data();
-    if (reinterpret_cast<uintptr_t>(bytes) % alignof(float) == 0) {
-      // The wire's little-endian floats, read in place: no copy.
-      slice.values =
-          absl::MakeConstSpan(reinterpret_cast<const float*>(bytes), count);
-      continue;
-    }
-    out->values[i].reset(new float[count]);
-    slice.values = absl::MakeSpan(out->values[i].get(), count);
-    CopyFloats(proto.values(), absl::MakeSpan(out->values[i].get(), count));
+    slice.values = ViewFloats(proto.values(), &out->values[i]);
   }
   return absl::OkStatus();
 }

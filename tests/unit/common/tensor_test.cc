@@ -1,9 +1,11 @@
 #include "common/tensor.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -179,6 +181,63 @@ TEST(TensorTest, CheckFiniteFindsTheFirstBadElementAnywhere) {
       CheckFinite(std::vector<float>(10001, std::numeric_limits<float>::max()),
                   "grad")
           .ok());
+}
+
+TEST(TensorTest, CheckFiniteTellsEdgeValuesApart) {
+  auto from_bits = [](uint32_t bits) {
+    float x;
+    std::memcpy(&x, &bits, sizeof(x));
+    return x;
+  };
+  const std::vector<float> finite = {-0.0f,
+                                     std::numeric_limits<float>::denorm_min(),
+                                     -std::numeric_limits<float>::denorm_min(),
+                                     std::numeric_limits<float>::min(),
+                                     -std::numeric_limits<float>::max(),
+                                     from_bits(0x7f7fffffu),
+                                     from_bits(0xff7fffffu)};
+  std::vector<float> many(5000, 1.0f);
+  many.insert(many.end(), finite.begin(), finite.end());
+  EXPECT_TRUE(CheckFinite(many, "grad").ok());
+  // NaNs of any payload and sign, and both infinities.
+  for (uint32_t bits : {0x7f800001u, 0xffc00001u, 0x7fffffffu, 0xffffffffu,
+                        0x7f800000u, 0xff800000u}) {
+    std::vector<float> values = many;
+    values[4999] = from_bits(bits);
+    EXPECT_FALSE(CheckFinite(values, "grad").ok()) << std::hex << bits;
+  }
+}
+
+TEST(TensorTest, ViewFloatsViewsAlignedBytesAndCopiesOthers) {
+  const std::vector<float> floats = {1.5f, -2.0f, 3.25f};
+  std::string buffer(1 + floats.size() * sizeof(float), '\0');
+  for (size_t shift : {size_t{0}, size_t{1}}) {
+    char* start = buffer.data() + shift;
+    std::memcpy(start, floats.data(), floats.size() * sizeof(float));
+    const absl::string_view bytes(start, floats.size() * sizeof(float));
+    std::unique_ptr<float[]> copy;
+    absl::Span<const float> view = ViewFloats(bytes, &copy);
+    EXPECT_EQ(std::vector<float>(view.begin(), view.end()), floats) << shift;
+    // In place when aligned (the string's buffer is), a copy when not.
+    EXPECT_EQ(copy == nullptr, shift == 0);
+    EXPECT_EQ(static_cast<const void*>(view.data()) == start, shift == 0);
+  }
+}
+
+TEST(TensorTest, FillFloatsWritesAlignedAndUnalignedBytes) {
+  const std::vector<float> floats = {1.5f, -2.0f, 3.25f};
+  std::string buffer(1 + floats.size() * sizeof(float), 'x');
+  for (size_t shift : {size_t{0}, size_t{1}}) {
+    absl::Span<char> bytes(buffer.data() + shift,
+                           floats.size() * sizeof(float));
+    FillFloats(bytes, [&](absl::Span<float> out) {
+      ASSERT_EQ(out.size(), floats.size());
+      std::copy(floats.begin(), floats.end(), out.begin());
+    });
+    std::vector<float> back(floats.size());
+    std::memcpy(back.data(), bytes.data(), bytes.size());
+    EXPECT_EQ(back, floats) << shift;
+  }
 }
 
 TEST(TensorTest, CheckFiniteRejectsInfinityNamingTheIndex) {
