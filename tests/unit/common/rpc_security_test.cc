@@ -18,8 +18,9 @@ class RpcSecurityTest : public ::testing::Test {
   // parallel, and a shared folder was rewritten under a running test.
   static void SetUpTestSuite() {
     std::string pattern = ::testing::TempDir() + "/rpc-security-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    const bool made = mkdtemp(pattern.data()) != nullptr;
     dir_ = new std::string(pattern);
+    ASSERT_TRUE(made) << pattern;
     ASSERT_EQ(std::system(absl::StrCat("scripts/make-certs.sh ", *dir_,
                                        " >/dev/null && scripts/make-tokens.sh ",
                                        *dir_, " >/dev/null")
