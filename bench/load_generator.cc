@@ -31,6 +31,19 @@ struct Slot {
   absl::Time sent;
 };
 
+// Sets `slot`'s pull of `part` and push of `floats` gradients to it.
+void FillRequests(v1::TableSlice part, int64_t floats, uint64_t worker,
+                  uint64_t generation, Slot* slot) {
+  *slot->pull.add_slices() = part;
+  slot->pull.set_worker_id(worker);
+  slot->pull.set_clock(-1);  // reads at once, joins nothing
+  const std::vector<float> gradient(floats, kGradient);
+  part.set_values(gradient.data(), gradient.size() * sizeof(float));
+  *slot->push.add_slices() = std::move(part);
+  slot->push.set_worker_id(worker);
+  slot->push.set_generation(generation);
+}
+
 // Slots whose call finished, as the callbacks hand them back.
 class Completions {
  public:
@@ -59,6 +72,25 @@ class Completions {
 absl::Status Failed(const grpc::Status& status, const std::string& what) {
   const absl::Status s = FromGrpcStatus(status);
   return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+}
+
+// Starts slot `i`'s call: its push at `clock`, or its pull if clock < 0.
+void Send(int64_t clock, int i, Slot* slot, Completions* completions) {
+  slot->context = std::make_unique<grpc::ClientContext>();
+  slot->context->set_deadline(
+      absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  slot->sent = absl::Now();
+  auto done = [completions, i](grpc::Status status) {
+    completions->Add(i, std::move(status));
+  };
+  if (clock >= 0) {
+    slot->push.set_clock(clock);
+    slot->stub->async()->Push(slot->context.get(), &slot->push, &slot->pushed,
+                              done);
+  } else {
+    slot->stub->async()->Pull(slot->context.get(), &slot->pull, &slot->pulled,
+                              done);
+  }
 }
 
 double Percentile(std::vector<double>& sorted, double q) {
@@ -147,23 +179,38 @@ absl::StatusOr<LoadGenerator::Totals> LoadGenerator::ServerTotals() const {
 
 absl::Status LoadGenerator::WaitUntilAccepted(absl::Duration timeout) {
   const absl::Time give_up = absl::Now() + timeout;
+  auto deadline = [] {
+    return absl::ToChronoTime(absl::Now() + absl::Seconds(10));
+  };
   for (size_t s = 0; s < servers_.size(); ++s) {
     auto stub = v1::ParameterServer::NewStub(MakeChannel(servers_[s]));
     for (;;) {
       grpc::ClientContext info_context;
+      info_context.set_deadline(deadline());
       v1::ServerInfoResponse info;
       grpc::Status status = stub->GetServerInfo(&info_context, {}, &info);
       if (status.ok()) {
         generation_ = info.generation();
         grpc::ClientContext context;
+        context.set_deadline(deadline());
         v1::PushRequest push;
         push.set_worker_id(worker_id_);
         push.set_generation(generation_);
-        push.set_clock(clocks_[s]++);
+        push.set_clock(clocks_[s]);
         v1::PushResponse reply;
         status = stub->Push(&context, push, &reply);
       }
-      if (status.ok()) break;
+      if (status.ok()) {
+        ++clocks_[s];  // a clock used only once applied leaves no gap
+        break;
+      }
+      if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+          status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+        return Failed(status,
+                      "paramd-bench needs a cluster without role "
+                      "tokens: it reads GetServerInfo (an admin "
+                      "call) and pushes as a worker");
+      }
       if (absl::Now() > give_up) {
         return Failed(status, absl::StrCat(servers_[s], " never took a push"));
       }
@@ -227,43 +274,20 @@ void LoadGenerator::RunThread(const LoadCell& cell, const std::string& table,
     slot.stub = stubs[slot.shard].get();
     v1::TableSlice part;
     part.set_table(table);
-    int64_t floats = cell.bytes / 4;
     if (cell.sparse) {
       part.set_keys(KeysOf(slot.shard, cell.keys));
-      floats = cell.keys * cell.width;
     } else {
       const TableConfig* config = job_.FindTable(table);
       part.set_offset(map_.DenseRange(config->size(), slot.shard).begin);
-      part.set_length(floats);
+      part.set_length(cell.bytes / 4);
     }
-    *slot.pull.add_slices() = part;
-    slot.pull.set_worker_id(worker_id_);
-    slot.pull.set_clock(-1);  // reads at once, joins nothing
-    std::vector<float> gradient(floats, kGradient);
-    part.set_values(gradient.data(), gradient.size() * sizeof(float));
-    *slot.push.add_slices() = std::move(part);
-    slot.push.set_worker_id(worker_id_);
-    slot.push.set_generation(generation_);
+    FillRequests(std::move(part), cell.ValueBytes() / 4, worker_id_,
+                 generation_, &slot);
   }
-
   Completions completions;
   auto start = [&](int i) {
-    Slot& slot = slots[i];
-    slot.context = std::make_unique<grpc::ClientContext>();
-    slot.context->set_deadline(
-        absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
-    slot.sent = absl::Now();
-    auto done = [&completions, i](grpc::Status status) {
-      completions.Add(i, std::move(status));
-    };
-    if (cell.push) {
-      slot.push.set_clock(clocks_[slot.shard]++);
-      slot.stub->async()->Push(slot.context.get(), &slot.push, &slot.pushed,
-                               done);
-    } else {
-      slot.stub->async()->Pull(slot.context.get(), &slot.pull, &slot.pulled,
-                               done);
-    }
+    Send(cell.push ? clocks_[slots[i].shard]++ : -1, i, &slots[i],
+         &completions);
   };
   for (int i = 0; i < cell.in_flight; ++i) start(i);
 

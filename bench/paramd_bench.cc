@@ -26,6 +26,7 @@
 #include "common/logging.h"
 #include "common/rpc_util.h"
 #include "common/status_macros.h"
+#include "server/applied_clocks.h"
 #include "tools/local_cluster.h"
 #include "worker/cluster_view.h"
 #include "worker/coordinator_client.h"
@@ -154,66 +155,103 @@ std::string Json(const std::vector<Row>& rows) {
   return absl::StrCat("{\"cells\": [\n", absl::StrJoin(cells, ",\n"), "\n]}\n");
 }
 
-absl::Status Bench() {
+// The cells the flags ask for, in the order they run; sets the dense
+// floats and sparse widths the tables of a cluster started here need.
+absl::StatusOr<std::vector<LoadCell>> CellsFromFlags(
+    int64_t* dense_floats, std::vector<int64_t>* widths) {
   PARAMD_ASSIGN_OR_RETURN(auto dense_kib,
                           Numbers(absl::GetFlag(FLAGS_dense_kib), "dense_kib"));
   PARAMD_ASSIGN_OR_RETURN(
       auto sparse_keys,
       Numbers(absl::GetFlag(FLAGS_sparse_keys), "sparse_keys"));
-  PARAMD_ASSIGN_OR_RETURN(auto widths,
+  PARAMD_ASSIGN_OR_RETURN(*widths,
                           Numbers(absl::GetFlag(FLAGS_widths), "widths"));
   PARAMD_ASSIGN_OR_RETURN(auto in_flight,
                           Numbers(absl::GetFlag(FLAGS_in_flight), "in_flight"));
   PARAMD_ASSIGN_OR_RETURN(auto threads,
                           Numbers(absl::GetFlag(FLAGS_threads), "threads"));
-  std::vector<bool> ops;
+  const int64_t max_bytes = int64_t{absl::GetFlag(FLAGS_max_request_mib)} << 20;
+  std::vector<LoadCell> shapes;
   for (const std::string& op : absl::GetFlag(FLAGS_ops)) {
     if (op != "push" && op != "pull") {
       return absl::InvalidArgumentError(
           absl::StrCat("--ops: '", op, "' is neither push nor pull"));
     }
-    ops.push_back(op == "push");
-  }
-
-  // The cluster: the one named, or one started here.
-  std::unique_ptr<LocalCluster> cluster;
-  std::string coordinator = absl::GetFlag(FLAGS_coordinator);
-  if (coordinator.empty()) {
-    std::string run_dir = absl::GetFlag(FLAGS_run_dir);
-    if (run_dir.empty()) {
-      char made[] = "/tmp/paramd-bench-XXXXXX";
-      if (mkdtemp(made) == nullptr) {
-        return absl::InternalError("cannot make a folder in /tmp");
+    for (int64_t kib : dense_kib) {
+      shapes.push_back({.push = op == "push", .bytes = kib * 1024});
+    }
+    for (int64_t keys : sparse_keys) {
+      for (int64_t width : *widths) {
+        shapes.push_back({.push = op == "push",
+                          .sparse = true,
+                          .keys = keys,
+                          .width = width});
       }
-      run_dir = made;
     }
-    std::error_code error;
-    std::filesystem::create_directories(run_dir, error);
-    if (error) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot make ", run_dir, ": ", error.message()));
-    }
-    int64_t dense_floats = 1;
-    for (int64_t kib : dense_kib)
-      dense_floats = std::max(dense_floats, kib * 256);
-    const std::string config = absl::StrCat(run_dir, "/bench.yaml");
-    std::ofstream(config) << BenchYaml(absl::GetFlag(FLAGS_servers),
-                                       dense_floats, widths);
-    std::ofstream(absl::StrCat(run_dir, "/train-0.svm")) << "1 1:1\n";
-    LocalClusterOptions options;
-    options.config_path = config;
-    options.bin_dir =
-        std::filesystem::read_symlink("/proc/self/exe").parent_path();
-    options.run_dir = run_dir;
-    options.num_workers = 0;
-    options.evaluator = false;
-    PARAMD_ASSIGN_OR_RETURN(cluster, LocalCluster::Start(options));
-    coordinator = cluster->coordinator_address();
-    std::printf("# cluster of %d server(s), logs in %s\n",
-                absl::GetFlag(FLAGS_servers), run_dir.c_str());
   }
+  *dense_floats = 1;
+  for (int64_t kib : dense_kib)
+    *dense_floats = std::max(*dense_floats, kib * 256);
+  std::vector<LoadCell> cells;
+  for (const LoadCell& shape : shapes) {
+    if (shape.ValueBytes() + shape.keys * 8 > max_bytes) continue;
+    for (int64_t n : in_flight) {
+      for (int64_t t : threads) {
+        // More outstanding pushes than a server waits for out of order
+        // would be refused (see AppliedClocks).
+        if (n * t > AppliedClocks::kMaxAhead) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "--in_flight x --threads: ", n, " x ", t, " is over ",
+              AppliedClocks::kMaxAhead, " outstanding pushes of one worker"));
+        }
+        LoadCell cell = shape;
+        cell.in_flight = static_cast<int>(n);
+        cell.threads = static_cast<int>(t);
+        cells.push_back(cell);
+      }
+    }
+  }
+  return cells;
+}
 
-  // Join as a trainer, so that the servers take this process's pushes.
+// Starts a coordinator and --servers servers (no workers) of an asp job
+// sized for the cells, logging into --run_dir.
+absl::StatusOr<std::unique_ptr<LocalCluster>> StartCluster(
+    int64_t dense_floats, const std::vector<int64_t>& widths) {
+  std::string run_dir = absl::GetFlag(FLAGS_run_dir);
+  if (run_dir.empty()) {
+    char made[] = "/tmp/paramd-bench-XXXXXX";
+    if (mkdtemp(made) == nullptr) {
+      return absl::InternalError("cannot make a folder in /tmp");
+    }
+    run_dir = made;
+  }
+  std::error_code error;
+  std::filesystem::create_directories(run_dir, error);
+  if (error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot make ", run_dir, ": ", error.message()));
+  }
+  const std::string config = absl::StrCat(run_dir, "/bench.yaml");
+  std::ofstream(config) << BenchYaml(absl::GetFlag(FLAGS_servers), dense_floats,
+                                     widths);
+  std::ofstream(absl::StrCat(run_dir, "/train-0.svm")) << "1 1:1\n";
+  LocalClusterOptions options;
+  options.config_path = config;
+  options.bin_dir =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path();
+  options.run_dir = run_dir;
+  options.num_workers = 0;
+  options.evaluator = false;
+  std::printf("# cluster of %d server(s), logs in %s\n",
+              absl::GetFlag(FLAGS_servers), run_dir.c_str());
+  return LocalCluster::Start(options);
+}
+
+// Joins the cluster of `coordinator` as a trainer (so that its servers
+// take this process's pushes) and measures each cell, printing its line.
+absl::StatusOr<std::vector<Row>> Measure(const std::string& coordinator,
+                                         const std::vector<LoadCell>& cells) {
   if (!MakeChannel(coordinator)
            ->WaitForConnected(
                absl::ToChronoTime(absl::Now() + absl::Seconds(10)))) {
@@ -237,53 +275,43 @@ absl::Status Bench() {
   LoadGenerator load(registration.job, registration.servers,
                      registration.worker_id);
   absl::Status status = load.WaitUntilAccepted(absl::Seconds(30));
-
-  std::vector<LoadCell> cells;
-  for (bool push : ops) {
-    for (int64_t kib : dense_kib) {
-      cells.push_back({.push = push, .bytes = kib * 1024});
-    }
-    for (int64_t keys : sparse_keys) {
-      for (int64_t width : widths) {
-        cells.push_back(
-            {.push = push, .sparse = true, .keys = keys, .width = width});
-      }
-    }
-  }
   std::printf("%-5s %-7s %-14s %9s %7s %8s %12s %9s %9s %10s\n", "op", "kind",
               "size", "in_flight", "threads", "GB/s", "keys/s", "p50_ms",
               "p99_ms", "cpu_s/GB");
   std::vector<Row> rows;
-  const int64_t max_bytes = int64_t{absl::GetFlag(FLAGS_max_request_mib)} << 20;
-  for (const LoadCell& shape : cells) {
+  for (size_t i = 0; status.ok() && i < cells.size(); ++i) {
+    absl::StatusOr<LoadResult> result =
+        load.Run(cells[i], absl::Seconds(absl::GetFlag(FLAGS_seconds)));
+    status = result.status();
     if (!status.ok()) break;
-    if (shape.ValueBytes() + shape.keys * 8 > max_bytes) continue;
-    for (int64_t n : in_flight) {
-      for (int64_t t : threads) {
-        LoadCell cell = shape;
-        cell.in_flight = static_cast<int>(n);
-        cell.threads = static_cast<int>(t);
-        absl::StatusOr<LoadResult> result =
-            load.Run(cell, absl::Seconds(absl::GetFlag(FLAGS_seconds)));
-        if (!result.ok()) {
-          status = result.status();
-          break;
-        }
-        rows.push_back({cell, *result});
-        std::printf("%s\n", TableLine(rows.back()).c_str());
-        std::fflush(stdout);
-      }
-    }
+    rows.push_back({cells[i], *result});
+    std::printf("%s\n", TableLine(rows.back()).c_str());
+    std::fflush(stdout);
   }
   stop.store(true);
   heartbeats.join();
   if (!status.ok()) return status;
-  if (!absl::GetFlag(FLAGS_json).empty()) {
-    std::ofstream out(absl::GetFlag(FLAGS_json));
+  return rows;
+}
+
+absl::Status Bench() {
+  int64_t dense_floats = 0;
+  std::vector<int64_t> widths;
+  PARAMD_ASSIGN_OR_RETURN(std::vector<LoadCell> cells,
+                          CellsFromFlags(&dense_floats, &widths));
+  std::unique_ptr<LocalCluster> cluster;
+  std::string coordinator = absl::GetFlag(FLAGS_coordinator);
+  if (coordinator.empty()) {
+    PARAMD_ASSIGN_OR_RETURN(cluster, StartCluster(dense_floats, widths));
+    coordinator = cluster->coordinator_address();
+  }
+  PARAMD_ASSIGN_OR_RETURN(std::vector<Row> rows, Measure(coordinator, cells));
+  const std::string json = absl::GetFlag(FLAGS_json);
+  if (!json.empty()) {
+    std::ofstream out(json);
     out << Json(rows);
     if (!out.good()) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot write ", absl::GetFlag(FLAGS_json)));
+      return absl::UnavailableError(absl::StrCat("cannot write ", json));
     }
   }
   return absl::OkStatus();

@@ -7,24 +7,37 @@
 #   bash bench/run.sh [paramd-bench flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
+if [ "$(id -u)" != 0 ]; then
+  echo "bench/run.sh: run as root (it installs iperf3 and the build's packages with apt)" >&2
+  exit 1
+fi
 bash scripts/install-deps.sh --bench >/dev/null
-bash scripts/build.sh >/dev/null
+BUILD_DIR=$build_dir bash scripts/build.sh >/dev/null
 out=bench/out
 mkdir -p "$out"
 
-# iperf3 on loopback, on a port the OS picks, 3 s.
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
-server=$!
-trap 'kill "$server" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do
-  iperf3 -c 127.0.0.1 -p "$port" -t 3 -J >"$out/iperf3.json" 2>/dev/null && break
-  sleep 0.1
+# iperf3 on loopback for 3 s. It cannot take port 0, so a free port is
+# picked and, should another process take it first, picked again.
+rm -f "$out/iperf3.json"
+for _ in 1 2 3; do
+  port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  timeout 20 iperf3 -s -1 -B 127.0.0.1 -p "$port" >/dev/null 2>&1 &
+  server=$!
+  for _ in $(seq 50); do
+    timeout 10 iperf3 -c 127.0.0.1 -p "$port" -t 3 -J >"$out/iperf3.json" 2>/dev/null && break
+    rm -f "$out/iperf3.json"
+    sleep 0.1
+  done
+  wait "$server" || true
+  [ -s "$out/iperf3.json" ] && break
 done
-wait "$server" || true
-trap - EXIT
+if ! grep -q '"sum_received"' "$out/iperf3.json" 2>/dev/null; then
+  echo "bench/run.sh: iperf3 on loopback gave no result" >&2
+  exit 1
+fi
 
-timeout 1200 build/bin/paramd-bench --json="$out/paramd.json" "$@" |
+timeout 1200 "$build_dir/bin/paramd-bench" --json="$out/paramd.json" "$@" |
   tee "$out/paramd.txt"
 
 /usr/bin/python3 - "$out" <<'PY'
