@@ -36,8 +36,8 @@ void BM_OptimizerApply(benchmark::State& state) {
   }
   int64_t step = 0;
   for (auto _ : state) {
-    benchmark::DoNotOptimize(optimizer->Apply(step++, grad, absl::MakeSpan(params),
-                                              absl::MakeSpan(slots)));
+    benchmark::DoNotOptimize(optimizer->Apply(
+        step++, grad, absl::MakeSpan(params), absl::MakeSpan(slots)));
   }
   state.SetLabel(config.kind);
   state.SetBytesProcessed(state.iterations() * n * sizeof(float));

@@ -2,9 +2,8 @@
 
 #include <cassert>
 #include <cmath>
-#include <cstring>
 #include <cstddef>
-#include <limits>
+#include <cstring>
 #include <string>
 
 #include "absl/status/status.h"
