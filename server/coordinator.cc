@@ -17,6 +17,10 @@ namespace {
 // coordinator itself was not listening: see NowLocked().
 constexpr absl::Duration kUnresponsive = absl::Seconds(1);
 
+// Lease ids the saved state reserves ahead of the next one: a grant writes
+// the state only once per this many.
+constexpr uint64_t kLeaseIdsReserved = 1024;
+
 }  // namespace
 
 Coordinator::Coordinator(JobConfig job, std::string config_yaml,
@@ -42,6 +46,8 @@ void Coordinator::Restore() {
                 {state.completions().begin(), state.completions().end()});
           });
   if (!state.has_value()) return;
+  persisted_completions_ = static_cast<size_t>(state->completions_size());
+  reserved_lease_ids_ = state->next_lease_id();
   book_.Resume(state->next_lease_id(), state->expired_leases());
   recovery_.Restore(*state);
   workers_.Resume(state->next_worker_id());
@@ -51,16 +57,36 @@ void Coordinator::Restore() {
                        " shards done, generation ", state->generation()));
 }
 
-absl::Status Coordinator::PersistLocked(const LeaseBook& book) {
+absl::Status Coordinator::PersistLocked(const paramd::v1::Completion* pending) {
   if (!state_files_.enabled()) return absl::OkStatus();
+  const std::vector<paramd::v1::Completion>& log = book_.log();
+  // Lease ids are saved a block ahead, so a grant needs no write of its own.
+  const uint64_t reserved = book_.next_lease_id() + kLeaseIdsReserved;
   paramd::v1::CoordinatorState state;
   state.set_job(job_.name);
   state.set_next_worker_id(workers_.next_id());
-  for (const auto& done : book.log()) *state.add_completions() = done;
-  state.set_expired_leases(book.expired());
-  state.set_next_lease_id(book.next_lease_id());
+  state.set_expired_leases(book_.expired());
+  state.set_next_lease_id(reserved);
   recovery_.Save(&state);
-  absl::Status written = state_files_.Write(state);
+  // A whole state now and then; in between, the completions not saved yet.
+  const bool whole = state_files_.WantsSnapshot();
+  for (size_t i = whole ? 0 : persisted_completions_; i < log.size(); ++i) {
+    *state.add_completions() = log[i];
+  }
+  if (pending != nullptr) *state.add_completions() = *pending;
+  absl::Status written;
+  if (whole) {
+    written = state_files_.Write(state);
+  } else {
+    paramd::v1::CoordinatorStateChange change;
+    change.set_completions_kept(persisted_completions_);
+    change.mutable_state()->Swap(&state);
+    written = state_files_.Append(change);
+  }
+  if (written.ok()) {
+    persisted_completions_ = log.size() + (pending != nullptr ? 1 : 0);
+    reserved_lease_ids_ = reserved;
+  }
   if (!written.ok() && state_error_.empty()) {
     state_failing_since_ = absl::Now();
   } else if (written.ok() && !state_error_.empty()) {
@@ -89,7 +115,9 @@ absl::Time Coordinator::NowLocked() {
 }
 
 void Coordinator::SaveLocked() {
-  if (absl::Status s = PersistLocked(book_); !s.ok()) LogError(s.ToString());
+  if (absl::Status s = PersistLocked(nullptr); !s.ok()) {
+    LogError(s.ToString());
+  }
 }
 
 absl::StatusOr<int32_t> Coordinator::RegisterServer(const std::string& address,
@@ -260,7 +288,9 @@ absl::StatusOr<LeaseBook::Grant> Coordinator::AcquireShard(
     lease->generation = recovery_.generation();
     *path = shards_[lease->shard];
     *servers = servers_;
-    SaveLocked();
+    // Only the lease id must outlive a crash (a restarted coordinator must
+    // not hand it out again), and ids are saved a block ahead.
+    if (book_.next_lease_id() > reserved_lease_ids_) SaveLocked();
   }
   entry.acquire_request = request_id;
   entry.acquire_grant = grant;
@@ -277,9 +307,8 @@ absl::Status Coordinator::CompleteShard(uint64_t worker, uint64_t lease_id,
   if (!std::isfinite(loss_sum)) {
     return absl::InvalidArgumentError("loss_sum: must be finite");
   }
-  return FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
-    return book.Complete(worker, lease_id, examples, loss_sum, clock, now);
-  });
+  return FinishLeaseLocked(
+      worker, lease_id, LeaseBook::Completed(examples, loss_sum, clock), now);
 }
 
 absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
@@ -305,9 +334,7 @@ absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
     }
   }
   PARAMD_RETURN_IF_ERROR(
-      FinishLeaseLocked(worker, lease_id, [&](LeaseBook& book) {
-        return book.Fail(worker, lease_id, reason, now);
-      }));
+      FinishLeaseLocked(worker, lease_id, LeaseBook::Failed(reason), now));
   if (!book_.failure().empty()) {
     LogError(absl::StrCat("the job failed: ", book_.failure(),
                           " (data.bad_shards: fail)"));
@@ -318,9 +345,9 @@ absl::Status Coordinator::FailShard(uint64_t worker, uint64_t lease_id,
   return absl::OkStatus();
 }
 
-absl::Status Coordinator::FinishLeaseLocked(
-    uint64_t worker, uint64_t lease_id,
-    const std::function<absl::Status(LeaseBook&)>& finish) {
+absl::Status Coordinator::FinishLeaseLocked(uint64_t worker, uint64_t lease_id,
+                                            paramd::v1::Completion done,
+                                            absl::Time now) {
   PARAMD_ASSIGN_OR_RETURN(WorkerEntry * entry_ptr, workers_.Find(worker));
   WorkerEntry& entry = *entry_ptr;
   if (lease_id != 0 && lease_id == entry.completed_lease) {
@@ -328,10 +355,11 @@ absl::Status Coordinator::FinishLeaseLocked(
   }
   const int32_t epoch = book_.epoch();
   // Recorded only once saved, so a completion is never lost to a crash.
-  LeaseBook next = book_;
-  PARAMD_RETURN_IF_ERROR(finish(next));
-  PARAMD_RETURN_IF_ERROR(PersistLocked(next));
-  book_ = std::move(next);
+  PARAMD_ASSIGN_OR_RETURN(
+      const paramd::v1::Completion prepared,
+      book_.Prepare(worker, lease_id, std::move(done), now));
+  PARAMD_RETURN_IF_ERROR(PersistLocked(&prepared));
+  book_.Commit(lease_id, prepared);
   entry.completed_lease = lease_id;
   if (book_.epoch() != epoch) {
     const EpochLedger& done = book_.ledger()[epoch];
@@ -368,6 +396,7 @@ void Coordinator::RollBackLocked(const Rollback& rollback) {
   const std::vector<paramd::v1::Completion> kept(log.begin(),
                                                  log.begin() + keep);
   const size_t dropped = log.size() - kept.size();
+  persisted_completions_ = std::min(persisted_completions_, kept.size());
   absl::Status rebuilt = book_.Rebuild(kept);
   if (!rebuilt.ok()) LogError(rebuilt.ToString());
   LogWarning(absl::StrCat("rollback: ", dropped,

@@ -131,21 +131,22 @@ class Coordinator {
   std::string Failure() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  // Ends `worker`'s lease `lease_id` with `finish` applied to a copy of the
-  // lease book, which replaces the book once it is saved. A repeat of the
-  // worker's latest finished lease is OK and changes nothing.
-  absl::Status FinishLeaseLocked(
-      uint64_t worker, uint64_t lease_id,
-      const std::function<absl::Status(LeaseBook&)>& finish)
+  // Ends `worker`'s lease `lease_id` with `done` (see LeaseBook::Prepare),
+  // recording it only once it is saved. A repeat of the worker's latest
+  // finished lease is OK and changes nothing.
+  absl::Status FinishLeaseLocked(uint64_t worker, uint64_t lease_id,
+                                 paramd::v1::Completion done, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Applies a rollback to the job's progress.
   void RollBackLocked(const Rollback& rollback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Writes the durable state (see CoordinatorState) with `book` for the
-  // lease book; fails with Unavailable when it cannot.
-  absl::Status PersistLocked(const LeaseBook& book)
+  // Saves the durable state (see CoordinatorState) as it is, plus the
+  // completion `pending` (if not null) not yet recorded in the book: a
+  // journaled change, or now and then a whole snapshot (see
+  // CoordinatorStateFiles). Fails with Unavailable when it cannot.
+  absl::Status PersistLocked(const paramd::v1::Completion* pending)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // PersistLocked(book_), logging a failure: for changes that a later
+  // PersistLocked(nullptr), logging a failure: for changes that a later
   // write covers as well.
   void SaveLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The time now. If the coordinator ran nothing for a while before (it was
@@ -173,6 +174,11 @@ class Coordinator {
   // When the coordinator last ran anything under the lock (see NowLocked).
   absl::Time awake_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   CoordinatorStateFiles state_files_ ABSL_GUARDED_BY(mu_);
+  // How many of the book's completions the saved state holds.
+  size_t persisted_completions_ ABSL_GUARDED_BY(mu_) = 0;
+  // Lease ids below this are covered by the saved state: a restarted
+  // coordinator goes on from it.
+  uint64_t reserved_lease_ids_ ABSL_GUARDED_BY(mu_) = 0;
   // Why the last state write failed ("" if it did not), and since when
   // writes fail.
   std::string state_error_ ABSL_GUARDED_BY(mu_);

@@ -67,25 +67,44 @@ void LeaseBook::Renew(uint64_t worker, const std::vector<uint64_t>& held,
   }
 }
 
-absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
-                                 uint64_t examples, double loss_sum,
-                                 int64_t clock, absl::Time now) {
+paramd::v1::Completion LeaseBook::Completed(uint64_t examples, double loss_sum,
+                                            int64_t clock) {
   paramd::v1::Completion done;
   done.set_examples(examples);
   done.set_loss_sum(loss_sum);
   done.set_clock(clock);
-  return Finish(worker, lease_id, std::move(done), now);
+  return done;
+}
+
+paramd::v1::Completion LeaseBook::Failed(const std::string& error) {
+  paramd::v1::Completion done;
+  done.set_error(error.empty() ? "unreadable" : error);
+  return done;
+}
+
+absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
+                                 uint64_t examples, double loss_sum,
+                                 int64_t clock, absl::Time now) {
+  return Finish(worker, lease_id, Completed(examples, loss_sum, clock), now);
 }
 
 absl::Status LeaseBook::Fail(uint64_t worker, uint64_t lease_id,
                              const std::string& error, absl::Time now) {
-  paramd::v1::Completion done;
-  done.set_error(error.empty() ? "unreadable" : error);
-  return Finish(worker, lease_id, std::move(done), now);
+  return Finish(worker, lease_id, Failed(error), now);
 }
 
 absl::Status LeaseBook::Finish(uint64_t worker, uint64_t lease_id,
                                paramd::v1::Completion done, absl::Time now) {
+  absl::StatusOr<paramd::v1::Completion> prepared =
+      Prepare(worker, lease_id, std::move(done), now);
+  if (!prepared.ok()) return prepared.status();
+  Commit(lease_id, *prepared);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<paramd::v1::Completion> LeaseBook::Prepare(
+    uint64_t worker, uint64_t lease_id, paramd::v1::Completion done,
+    absl::Time now) {
   Expire(now);
   auto it = leases_.find(lease_id);
   if (it == leases_.end() || it->second.worker_id != worker) {
@@ -96,9 +115,12 @@ absl::Status LeaseBook::Finish(uint64_t worker, uint64_t lease_id,
   done.set_epoch(it->second.epoch);
   done.set_shard(it->second.shard);
   done.set_worker_id(worker);
-  leases_.erase(it);
+  return done;
+}
+
+void LeaseBook::Commit(uint64_t lease_id, const paramd::v1::Completion& done) {
+  leases_.erase(lease_id);
   Record(done);
-  return absl::OkStatus();
 }
 
 void LeaseBook::Record(const paramd::v1::Completion& done) {

@@ -79,6 +79,23 @@ class LeaseBook {
   absl::Status Fail(uint64_t worker, uint64_t lease_id,
                     const std::string& error, absl::Time now);
 
+  // The completions Complete and Fail record (before Prepare fills in the
+  // epoch, shard and worker).
+  static paramd::v1::Completion Completed(uint64_t examples, double loss_sum,
+                                          int64_t clock);
+  static paramd::v1::Completion Failed(const std::string& error);
+
+  // Complete or Fail in two steps, for a caller that saves the completion
+  // before it counts: Prepare expires lapsed leases and returns `done` as
+  // it would be recorded for `lease_id` (or fails like Complete), changing
+  // nothing else; Commit then records it. Nothing else may change the book
+  // in between.
+  absl::StatusOr<paramd::v1::Completion> Prepare(uint64_t worker,
+                                                 uint64_t lease_id,
+                                                 paramd::v1::Completion done,
+                                                 absl::Time now);
+  void Commit(uint64_t lease_id, const paramd::v1::Completion& done);
+
   // Gives the shard of `lease_id` back to the front of the queue. Fails with
   // FailedPrecondition if `worker` does not hold it.
   absl::Status Return(uint64_t worker, uint64_t lease_id);
@@ -137,7 +154,7 @@ class LeaseBook {
   void StartEpoch();
   // Adds a completion of the current epoch to the ledger and the log.
   void Record(const paramd::v1::Completion& done);
-  // Ends `lease_id` of `worker` with `done` (epoch and shard filled in).
+  // Prepare, then Commit.
   absl::Status Finish(uint64_t worker, uint64_t lease_id,
                       paramd::v1::Completion done, absl::Time now);
   void Requeue(std::map<uint64_t, LeaseInfo>::iterator it);

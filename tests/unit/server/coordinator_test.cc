@@ -571,19 +571,53 @@ TEST_F(DurableCoordinatorTest, RestartRestoresLedgerAndWorkerIds) {
       trainer);
 }
 
+// Each run's first save is a snapshot; the changes after it go to its
+// journal. A damaged newest snapshot falls back to the one before it and
+// that one's journal: only what followed the newest snapshot is lost.
 TEST_F(DurableCoordinatorTest, DamagedNewestStateFallsBackToTheOneBefore) {
   {
     Coordinator first(job_, "", kShards);
+    first.Restore();
     Train(first, 2);
   }
+  {
+    Coordinator second(job_, "", kShards);
+    second.Restore();
+    ASSERT_EQ(second.Status().epochs_status(0).shards_done(), 2);
+    ASSERT_TRUE(second.RegisterServer("ps0:1", 0).ok());  // saves
+  }
   auto files = ListNumberedFiles(job_.checkpoint.dir, "coordinator-", ".ckpt");
-  ASSERT_GE(files.size(), 2u);
-  // The newest holds 2 completions; the one before it (the second lease)
-  // holds 1.
+  ASSERT_EQ(files.size(), 2u);
   std::ofstream(files.back().second, std::ios::trunc) << "garbage";
-  Coordinator second(job_, "", kShards);
-  second.Restore();
-  EXPECT_EQ(second.Status().epochs_status(0).shards_done(), 1);
+  Coordinator third(job_, "", kShards);
+  third.Restore();
+  EXPECT_EQ(third.Status().epochs_status(0).shards_done(), 2);
+}
+
+// A journal whose last record a crash cut short: every whole record is
+// replayed, and saving goes on (a snapshot, then a new journal).
+TEST_F(DurableCoordinatorTest, ATornJournalTailLosesOnlyThatRecord) {
+  {
+    Coordinator first(job_, "", kShards);
+    first.Restore();
+    Train(first, 2);
+  }
+  auto journals =
+      ListNumberedFiles(job_.checkpoint.dir, "coordinator-", ".journal");
+  ASSERT_EQ(journals.size(), 1u);
+  std::ofstream(journals.back().second, std::ios::app) << "\x30\x00\x00";
+  {
+    Coordinator second(job_, "", kShards);
+    second.Restore();
+    EXPECT_EQ(second.Status().epochs_status(0).shards_done(), 2);
+    ASSERT_TRUE(second.RegisterServer("ps0:1", 0).ok());  // a snapshot
+    ASSERT_TRUE(second.RegisterServer("ps1:1", 1).ok());  // a change
+  }
+  journals = ListNumberedFiles(job_.checkpoint.dir, "coordinator-", ".journal");
+  EXPECT_GT(std::filesystem::file_size(journals.back().second), 0u);
+  Coordinator third(job_, "", kShards);
+  third.Restore();
+  EXPECT_EQ(third.Status().epochs_status(0).shards_done(), 2);
 }
 
 TEST_F(DurableCoordinatorTest, StateOfAnotherJobIsSkipped) {

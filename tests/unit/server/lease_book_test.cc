@@ -109,6 +109,33 @@ TEST(LeaseBookTest, RenewExtendsTheWorkersLeases) {
   EXPECT_EQ(book.ledger()[0].completions[a.shard], 1);
 }
 
+// Prepare says what Complete would record and records nothing; Commit
+// records it: the coordinator saves a completion in between.
+TEST(LeaseBookTest, PrepareRecordsNothingUntilCommit) {
+  LeaseBook book(2, 1, kTimeout);
+  const LeaseInfo lease = MustAcquire(book, 1, T(0));
+  absl::StatusOr<paramd::v1::Completion> done = book.Prepare(
+      1, lease.lease_id, LeaseBook::Completed(10, 2.0, /*clock=*/4), T(1));
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_EQ(done->shard(), lease.shard);
+  EXPECT_EQ(done->epoch(), 0);
+  EXPECT_EQ(done->worker_id(), 1u);
+  EXPECT_EQ(done->examples(), 10u);
+  EXPECT_EQ(done->clock(), 4);
+  EXPECT_TRUE(book.log().empty());
+  EXPECT_EQ(book.leases().count(lease.lease_id), 1u);
+  // Not the worker's lease, or lapsed: refused like Complete.
+  EXPECT_EQ(book.Prepare(2, lease.lease_id, LeaseBook::Failed(""), T(1))
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+  book.Commit(lease.lease_id, *done);
+  EXPECT_EQ(book.log().size(), 1u);
+  EXPECT_EQ(book.leases().count(lease.lease_id), 0u);
+  EXPECT_EQ(book.ledger()[0].shards_done, 1);
+  EXPECT_EQ(LeaseBook::Failed("").error(), "unreadable");
+}
+
 TEST(LeaseBookTest, RenewSkipsALeaseTheWorkerDoesNotKnowOf) {
   LeaseBook book(2, 1, kTimeout);
   const LeaseInfo known = MustAcquire(book, 1, T(0));
