@@ -69,6 +69,7 @@ int Run() {
   absl::Time start = absl::Now();
   const absl::Time begin = start;
   std::vector<double> rates;
+  int last_done = 0;
   for (int done = 0; done < shards;) {
     const uint64_t worker = ids[done % workers];
     LeaseInfo lease;
@@ -81,7 +82,8 @@ int Run() {
     }
     if (++done % tenth == 0 || done == shards) {
       const absl::Time now = absl::Now();
-      rates.push_back(tenth / absl::ToDoubleSeconds(now - start));
+      rates.push_back((done - last_done) / absl::ToDoubleSeconds(now - start));
+      last_done = done;
       std::printf("%-12d %14.0f\n", done, rates.back());
       std::fflush(stdout);
       start = now;

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -87,9 +89,10 @@ absl::Status RecordLog::Append(absl::string_view payload) {
   if (!status.ok()) {
     // Take back what got written, so that a crash now cannot bring back a
     // record reported as not saved.
-    if (ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
-      return absl::UnavailableError(
-          absl::StrCat(status.message(), "; and cannot cut the record off"));
+    if (ftruncate(fd_, static_cast<off_t>(size_)) != 0 || fdatasync(fd_) != 0) {
+      return absl::UnavailableError(absl::StrCat(
+          status.message(),
+          "; and cannot cut the record off: ", std::strerror(errno)));
     }
     return Unavailable(status);
   }

@@ -133,6 +133,10 @@ absl::Status CoordinatorStateFiles::Write(const v1::CoordinatorState& state) {
       RecordLog::Create(journal);
   // Without a journal the next save is a snapshot again; this one stands.
   journal_ = created.ok() ? std::move(created).value() : nullptr;
+  if (!created.ok()) {
+    LogWarning(absl::StrCat("no journal (", created.status().message(),
+                            "): every change is saved as a snapshot"));
+  }
   PruneNumberedFiles(dir_, kPrefix, kSuffix, keep_);
   PruneNumberedFiles(dir_, kPrefix, kJournalSuffix, keep_);
   return absl::OkStatus();
@@ -144,6 +148,7 @@ absl::Status CoordinatorStateFiles::Append(
   std::string payload;
   if (!change.SerializeToString(&payload) ||
       payload.size() > RecordLog::kMaxRecordBytes) {
+    journal_ = nullptr;  // a snapshot holds any state; the next save is one
     return NotSaved(absl::StrCat("a change of ", change.ByteSizeLong(),
                                  " bytes cannot be journaled"));
   }

@@ -82,26 +82,6 @@ paramd::v1::Completion LeaseBook::Failed(const std::string& error) {
   return done;
 }
 
-absl::Status LeaseBook::Complete(uint64_t worker, uint64_t lease_id,
-                                 uint64_t examples, double loss_sum,
-                                 int64_t clock, absl::Time now) {
-  return Finish(worker, lease_id, Completed(examples, loss_sum, clock), now);
-}
-
-absl::Status LeaseBook::Fail(uint64_t worker, uint64_t lease_id,
-                             const std::string& error, absl::Time now) {
-  return Finish(worker, lease_id, Failed(error), now);
-}
-
-absl::Status LeaseBook::Finish(uint64_t worker, uint64_t lease_id,
-                               paramd::v1::Completion done, absl::Time now) {
-  absl::StatusOr<paramd::v1::Completion> prepared =
-      Prepare(worker, lease_id, std::move(done), now);
-  if (!prepared.ok()) return prepared.status();
-  Commit(lease_id, *prepared);
-  return absl::OkStatus();
-}
-
 absl::StatusOr<paramd::v1::Completion> LeaseBook::Prepare(
     uint64_t worker, uint64_t lease_id, paramd::v1::Completion done,
     absl::Time now) {

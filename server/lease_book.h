@@ -44,7 +44,7 @@ struct EpochLedger {
 // the front of the queue for the next worker that asks. A shard's completion
 // counts once per epoch; a late completion of an expired lease is refused.
 //
-// A shard that failed (see Fail) is, per BadShards, counted done and failed
+// A shard that failed (see Failed) is, per BadShards, counted done and failed
 // in every later epoch without being leased (kSkip), or ends the job
 // (kFailJob: failure() says why and no shard is leased again).
 class LeaseBook {
@@ -68,28 +68,19 @@ class LeaseBook {
   void Renew(uint64_t worker, const std::vector<uint64_t>& held,
              absl::Time now);
 
-  // Records the shard of `lease_id` done, by the worker at `clock` (see
-  // paramd.v1.Completion). Fails with FailedPrecondition if the lease
-  // expired or is not `worker`'s.
-  absl::Status Complete(uint64_t worker, uint64_t lease_id, uint64_t examples,
-                        double loss_sum, int64_t clock, absl::Time now);
-
-  // Records the shard of `lease_id` done, and failed: it could not be read
-  // (`error` says why). Fails like Complete.
-  absl::Status Fail(uint64_t worker, uint64_t lease_id,
-                    const std::string& error, absl::Time now);
-
-  // The completions Complete and Fail record (before Prepare fills in the
-  // epoch, shard and worker).
+  // A shard trained (`examples` and their `loss_sum`, by a worker at
+  // `clock`: see paramd.v1.Completion), or one that could not be read
+  // (`error` says why; "unreadable" if empty): what Prepare takes.
   static paramd::v1::Completion Completed(uint64_t examples, double loss_sum,
                                           int64_t clock);
   static paramd::v1::Completion Failed(const std::string& error);
 
-  // Complete or Fail in two steps, for a caller that saves the completion
-  // before it counts: Prepare expires lapsed leases and returns `done` as
-  // it would be recorded for `lease_id` (or fails like Complete), changing
-  // nothing else; Commit then records it. Nothing else may change the book
-  // in between.
+  // Ends lease `lease_id` of `worker` with `done`, in two steps for a
+  // caller that saves the completion before it counts: Prepare expires
+  // lapsed leases and returns `done` as it will be recorded (epoch, shard
+  // and worker filled in), changing nothing else, or fails with
+  // FailedPrecondition if the lease expired or is not `worker`'s; Commit
+  // then records it. Nothing else may change the book in between.
   absl::StatusOr<paramd::v1::Completion> Prepare(uint64_t worker,
                                                  uint64_t lease_id,
                                                  paramd::v1::Completion done,
@@ -154,9 +145,6 @@ class LeaseBook {
   void StartEpoch();
   // Adds a completion of the current epoch to the ledger and the log.
   void Record(const paramd::v1::Completion& done);
-  // Prepare, then Commit.
-  absl::Status Finish(uint64_t worker, uint64_t lease_id,
-                      paramd::v1::Completion done, absl::Time now);
   void Requeue(std::map<uint64_t, LeaseInfo>::iterator it);
   // Requeues a lease that lapsed (`why`), logging and counting it.
   void Lapse(std::map<uint64_t, LeaseInfo>::iterator it, const char* why);

@@ -605,11 +605,14 @@ TEST_F(DurableCoordinatorTest, ATornJournalTailLosesOnlyThatRecord) {
   auto journals =
       ListNumberedFiles(job_.checkpoint.dir, "coordinator-", ".journal");
   ASSERT_EQ(journals.size(), 1u);
-  std::ofstream(journals.back().second, std::ios::app) << "\x30\x00\x00";
+  // The last record (the second completion) loses its last byte.
+  std::filesystem::resize_file(
+      journals.back().second,
+      std::filesystem::file_size(journals.back().second) - 1);
   {
     Coordinator second(job_, "", kShards);
     second.Restore();
-    EXPECT_EQ(second.Status().epochs_status(0).shards_done(), 2);
+    EXPECT_EQ(second.Status().epochs_status(0).shards_done(), 1);
     ASSERT_TRUE(second.RegisterServer("ps0:1", 0).ok());  // a snapshot
     ASSERT_TRUE(second.RegisterServer("ps1:1", 1).ok());  // a change
   }
@@ -617,7 +620,7 @@ TEST_F(DurableCoordinatorTest, ATornJournalTailLosesOnlyThatRecord) {
   EXPECT_GT(std::filesystem::file_size(journals.back().second), 0u);
   Coordinator third(job_, "", kShards);
   third.Restore();
-  EXPECT_EQ(third.Status().epochs_status(0).shards_done(), 2);
+  EXPECT_EQ(third.Status().epochs_status(0).shards_done(), 1);
 }
 
 TEST_F(DurableCoordinatorTest, StateOfAnotherJobIsSkipped) {

@@ -28,6 +28,28 @@ LeaseInfo MustAcquire(LeaseBook& book, uint64_t worker, absl::Time now) {
   return lease;
 }
 
+// Complete and Fail as the coordinator does them: Prepare, then Commit.
+absl::Status Finish(LeaseBook& book, uint64_t worker, uint64_t lease_id,
+                    paramd::v1::Completion done, absl::Time now) {
+  absl::StatusOr<paramd::v1::Completion> prepared =
+      book.Prepare(worker, lease_id, std::move(done), now);
+  if (!prepared.ok()) return prepared.status();
+  book.Commit(lease_id, *prepared);
+  return absl::OkStatus();
+}
+
+absl::Status Complete(LeaseBook& book, uint64_t worker, uint64_t lease_id,
+                      uint64_t examples, double loss_sum, int64_t clock,
+                      absl::Time now) {
+  return Finish(book, worker, lease_id,
+                LeaseBook::Completed(examples, loss_sum, clock), now);
+}
+
+absl::Status Fail(LeaseBook& book, uint64_t worker, uint64_t lease_id,
+                  const std::string& error, absl::Time now) {
+  return Finish(book, worker, lease_id, LeaseBook::Failed(error), now);
+}
+
 TEST(LeaseBookTest, HandsOutShardsInOrderToAlternatingWorkers) {
   LeaseBook book(4, 1, kTimeout);
   std::vector<int32_t> shards;
@@ -105,7 +127,7 @@ TEST(LeaseBookTest, RenewExtendsTheWorkersLeases) {
   EXPECT_EQ(book.Expire(T(15)), 1);
   EXPECT_EQ(book.leases().count(a.lease_id), 1u);
   EXPECT_EQ(book.leases().count(other.lease_id), 0u);
-  EXPECT_TRUE(book.Complete(1, a.lease_id, 10, 1.0, /*clock=*/0, T(15)).ok());
+  EXPECT_TRUE(Complete(book, 1, a.lease_id, 10, 1.0, /*clock=*/0, T(15)).ok());
   EXPECT_EQ(book.ledger()[0].completions[a.shard], 1);
 }
 
@@ -124,7 +146,7 @@ TEST(LeaseBookTest, PrepareRecordsNothingUntilCommit) {
   EXPECT_EQ(done->clock(), 4);
   EXPECT_TRUE(book.log().empty());
   EXPECT_EQ(book.leases().count(lease.lease_id), 1u);
-  // Not the worker's lease, or lapsed: refused like Complete.
+  // Not the worker's lease: refused.
   EXPECT_EQ(book.Prepare(2, lease.lease_id, LeaseBook::Failed(""), T(1))
                 .status()
                 .code(),
@@ -154,7 +176,7 @@ TEST(LeaseBookTest, RenewDoesNotReviveAnOverdueLease) {
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
   book.Renew(1, {lease.lease_id}, T(11));  // too late: the deadline was T(10)
   absl::Status status =
-      book.Complete(1, lease.lease_id, 5, 1.0, /*clock=*/0, T(11));
+      Complete(book, 1, lease.lease_id, 5, 1.0, /*clock=*/0, T(11));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_EQ(book.ledger()[0].completions[0], 0);
 }
@@ -166,7 +188,7 @@ TEST(LeaseBookTest, CompletingAnExpiredLeaseFailsAndIsNotCounted) {
   const LeaseInfo fresh = MustAcquire(book, 2, T(12));
   ASSERT_EQ(fresh.shard, stale.shard);
   absl::Status late =
-      book.Complete(1, stale.lease_id, 100, 50.0, /*clock=*/0, T(13));
+      Complete(book, 1, stale.lease_id, 100, 50.0, /*clock=*/0, T(13));
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.code(), absl::StatusCode::kFailedPrecondition) << late;
   EXPECT_EQ(book.ledger()[0].completions[stale.shard], 0);
@@ -175,7 +197,7 @@ TEST(LeaseBookTest, CompletingAnExpiredLeaseFailsAndIsNotCounted) {
   EXPECT_DOUBLE_EQ(book.ledger()[0].loss_sum, 0.0);
   // The new holder's completion counts once.
   ASSERT_TRUE(
-      book.Complete(2, fresh.lease_id, 7, 3.5, /*clock=*/0, T(14)).ok());
+      Complete(book, 2, fresh.lease_id, 7, 3.5, /*clock=*/0, T(14)).ok());
   EXPECT_EQ(book.ledger()[0].completions[stale.shard], 1);
   EXPECT_EQ(book.ledger()[0].examples, 7u);
   EXPECT_DOUBLE_EQ(book.ledger()[0].loss_sum, 3.5);
@@ -185,7 +207,7 @@ TEST(LeaseBookTest, CompleteExpiresOverdueLeaseEvenWithoutAcquire) {
   LeaseBook book(1, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
   absl::Status status =
-      book.Complete(1, lease.lease_id, 1, 0.0, /*clock=*/0, T(10));
+      Complete(book, 1, lease.lease_id, 1, 0.0, /*clock=*/0, T(10));
   EXPECT_EQ(status.code(), absl::StatusCode::kFailedPrecondition) << status;
   EXPECT_EQ(book.ledger()[0].shards_done, 0);
   EXPECT_EQ(book.expired(), 1);
@@ -194,13 +216,13 @@ TEST(LeaseBookTest, CompleteExpiresOverdueLeaseEvenWithoutAcquire) {
 TEST(LeaseBookTest, CompleteRejectsAnotherWorkersLeaseAndDoubleCompletion) {
   LeaseBook book(2, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
-  EXPECT_EQ(book.Complete(2, lease.lease_id, 1, 0, /*clock=*/0, T(1)).code(),
+  EXPECT_EQ(Complete(book, 2, lease.lease_id, 1, 0, /*clock=*/0, T(1)).code(),
             absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(book.Complete(1, 999, 1, 0, /*clock=*/0, T(1)).code(),
+  EXPECT_EQ(Complete(book, 1, 999, 1, 0, /*clock=*/0, T(1)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book.leases().count(lease.lease_id), 1u) << "lease was dropped";
-  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, /*clock=*/0, T(1)).ok());
-  EXPECT_EQ(book.Complete(1, lease.lease_id, 1, 0, /*clock=*/0, T(1)).code(),
+  ASSERT_TRUE(Complete(book, 1, lease.lease_id, 1, 0, /*clock=*/0, T(1)).ok());
+  EXPECT_EQ(Complete(book, 1, lease.lease_id, 1, 0, /*clock=*/0, T(1)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book.ledger()[0].completions[lease.shard], 1);
   EXPECT_EQ(book.ledger()[0].examples, 1u);
@@ -220,10 +242,10 @@ TEST(LeaseBookTest, EpochsAdvanceAndEndInDone) {
     EXPECT_EQ(a.shard, 0);
     EXPECT_EQ(b.shard, 1);
     ASSERT_TRUE(
-        book.Complete(2, b.lease_id, 10, 2.0, /*clock=*/0, T(epoch)).ok());
+        Complete(book, 2, b.lease_id, 10, 2.0, /*clock=*/0, T(epoch)).ok());
     EXPECT_EQ(book.epoch(), epoch) << "advanced with a shard outstanding";
     ASSERT_TRUE(
-        book.Complete(1, a.lease_id, 20, 4.0, /*clock=*/0, T(epoch)).ok());
+        Complete(book, 1, a.lease_id, 20, 4.0, /*clock=*/0, T(epoch)).ok());
   }
   EXPECT_EQ(book.epoch(), 2);
   EXPECT_TRUE(book.done());
@@ -244,7 +266,7 @@ TEST(LeaseBookTest, WaitThenNextEpochOnceTheLastShardCompletes) {
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
   LeaseInfo none;
   EXPECT_EQ(book.Acquire(2, T(1), &none), Grant::kWait);
-  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, /*clock=*/0, T(2)).ok());
+  ASSERT_TRUE(Complete(book, 1, lease.lease_id, 1, 0, /*clock=*/0, T(2)).ok());
   const LeaseInfo next = MustAcquire(book, 2, T(3));
   EXPECT_EQ(next.epoch, 1);
   EXPECT_EQ(next.shard, 0);
@@ -281,14 +303,14 @@ TEST(LeaseBookTest, EveryShardCompletesExactlyOncePerEpochDespiteExpiries) {
       // This worker hangs past its deadline; its late completion is refused.
       now += 11;
       EXPECT_FALSE(
-          book.Complete(worker, lease.lease_id, 1, 1, /*clock=*/0, T(now))
+          Complete(book, worker, lease.lease_id, 1, 1, /*clock=*/0, T(now))
               .ok());
       ++refused;
       continue;
     }
     now += 1;
     ASSERT_TRUE(
-        book.Complete(worker, lease.lease_id, 1, 1, /*clock=*/0, T(now)).ok());
+        Complete(book, worker, lease.lease_id, 1, 1, /*clock=*/0, T(now)).ok());
   }
   EXPECT_GT(refused, 0);
   EXPECT_EQ(book.expired(), refused);
@@ -316,7 +338,7 @@ TEST(LeaseBookTest, ReleaseReturnsADeadWorkersLeases) {
   EXPECT_EQ(back, (std::set<int32_t>{0, 2}));
   EXPECT_EQ(MustAcquire(book, 3, T(1)).shard, 3);
   // The dead worker's old lease can no longer complete.
-  EXPECT_EQ(book.Complete(1, a.lease_id, 1, 0, /*clock=*/0, T(2)).code(),
+  EXPECT_EQ(Complete(book, 1, a.lease_id, 1, 0, /*clock=*/0, T(2)).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(book.ledger()[0].completions[0], 0);
 }
@@ -334,7 +356,7 @@ TEST(LeaseBookTest, RebuildFromTheLogRestoresEpochLedgerAndQueue) {
   LeaseBook book(3, 2, kTimeout);
   for (int i = 0; i < 4; ++i) {
     const LeaseInfo lease = MustAcquire(book, 1, T(i));
-    ASSERT_TRUE(book.Complete(1, lease.lease_id, 10, 5.0, 100 + i, T(i)).ok());
+    ASSERT_TRUE(Complete(book, 1, lease.lease_id, 10, 5.0, 100 + i, T(i)).ok());
   }
   const LeaseInfo open = MustAcquire(book, 2, T(5));  // epoch 2, shard 1
   ASSERT_EQ(book.log().size(), 4u);
@@ -361,10 +383,10 @@ TEST(LeaseBookTest, RebuildFromTheLogRestoresEpochLedgerAndQueue) {
 TEST(LeaseBookTest, AFailedShardIsSkippedInTheLaterEpochs) {
   LeaseBook book(3, 3, kTimeout);
   LeaseInfo bad = MustAcquire(book, 1, T(0));  // shard 0
-  ASSERT_TRUE(book.Fail(1, bad.lease_id, "train-0.svm:3: bad", T(0)).ok());
+  ASSERT_TRUE(Fail(book, 1, bad.lease_id, "train-0.svm:3: bad", T(0)).ok());
   for (int i = 1; i < 3; ++i) {
     const LeaseInfo lease = MustAcquire(book, 1, T(i));
-    ASSERT_TRUE(book.Complete(1, lease.lease_id, 10, 1.0, i, T(i)).ok());
+    ASSERT_TRUE(Complete(book, 1, lease.lease_id, 10, 1.0, i, T(i)).ok());
   }
   EXPECT_EQ(book.skipped(), (std::set<int32_t>{0}));
   // Epochs 2 and 3 lease shards 1 and 2 only; shard 0 counts done, failed.
@@ -376,7 +398,7 @@ TEST(LeaseBookTest, AFailedShardIsSkippedInTheLaterEpochs) {
     for (int32_t shard : {1, 2}) {
       const LeaseInfo lease = MustAcquire(book, 2, T(10 * epoch));
       EXPECT_EQ(lease.shard, shard);
-      ASSERT_TRUE(book.Complete(2, lease.lease_id, 10, 1.0, 0, T(10)).ok());
+      ASSERT_TRUE(Complete(book, 2, lease.lease_id, 10, 1.0, 0, T(10)).ok());
     }
   }
   EXPECT_TRUE(book.done());
@@ -407,7 +429,7 @@ TEST(LeaseBookTest, RebuildRefusesACompletionOfASkippedShard) {
 TEST(LeaseBookTest, AnEpochOfSkippedShardsOnlyEndsAtOnce) {
   LeaseBook book(1, 3, kTimeout);
   const LeaseInfo bad = MustAcquire(book, 1, T(0));
-  ASSERT_TRUE(book.Fail(1, bad.lease_id, "unreadable", T(0)).ok());
+  ASSERT_TRUE(Fail(book, 1, bad.lease_id, "unreadable", T(0)).ok());
   EXPECT_TRUE(book.done());
   ASSERT_EQ(book.ledger().size(), 3u);
   EXPECT_EQ(book.ledger()[2].failed, 1);
@@ -417,7 +439,7 @@ TEST(LeaseBookTest, AFailedShardFailsTheJobUnderFailJob) {
   LeaseBook book(3, 2, kTimeout, LeaseBook::BadShards::kFailJob);
   const LeaseInfo bad = MustAcquire(book, 1, T(0));
   const LeaseInfo other = MustAcquire(book, 2, T(0));
-  ASSERT_TRUE(book.Fail(1, bad.lease_id, "train-0.svm:3: bad", T(1)).ok());
+  ASSERT_TRUE(Fail(book, 1, bad.lease_id, "train-0.svm:3: bad", T(1)).ok());
   EXPECT_EQ(book.failure(),
             "shard 0 of epoch 1 cannot be read: "
             "train-0.svm:3: bad");
@@ -425,7 +447,7 @@ TEST(LeaseBookTest, AFailedShardFailsTheJobUnderFailJob) {
   EXPECT_EQ(book.Acquire(1, T(2), &lease), Grant::kFailed);
   EXPECT_FALSE(book.done());
   // A shard in flight may still complete; nothing more is leased.
-  EXPECT_TRUE(book.Complete(2, other.lease_id, 10, 1.0, 0, T(2)).ok());
+  EXPECT_TRUE(Complete(book, 2, other.lease_id, 10, 1.0, 0, T(2)).ok());
   EXPECT_EQ(book.Acquire(2, T(3), &lease), Grant::kFailed);
 
   LeaseBook restored(3, 2, kTimeout, LeaseBook::BadShards::kFailJob);
@@ -436,7 +458,7 @@ TEST(LeaseBookTest, AFailedShardFailsTheJobUnderFailJob) {
 TEST(LeaseBookTest, RebuildRefusesALogThatDoesNotFollow) {
   LeaseBook book(2, 1, kTimeout);
   const LeaseInfo lease = MustAcquire(book, 1, T(0));
-  ASSERT_TRUE(book.Complete(1, lease.lease_id, 1, 0, 1, T(0)).ok());
+  ASSERT_TRUE(Complete(book, 1, lease.lease_id, 1, 0, 1, T(0)).ok());
   std::vector<paramd::v1::Completion> log = book.log();
   log.push_back(log[0]);  // the same shard twice in one epoch
   absl::Status status = book.Rebuild(log);
@@ -464,7 +486,7 @@ TEST(LeaseBookTest, ReclaimKeepsAQueuedShardWithTheSameLeaseId) {
   const LeaseInfo next = MustAcquire(book, 1, T(1));
   EXPECT_EQ(next.shard, 0);
   EXPECT_GT(next.lease_id, 41u);
-  EXPECT_TRUE(book.Complete(9, 41, 5, 1.0, 3, T(2)).ok());
+  EXPECT_TRUE(Complete(book, 9, 41, 5, 1.0, 3, T(2)).ok());
 }
 
 TEST(LeaseBookTest, ReturnPutsTheShardBackAtTheFront) {
