@@ -411,13 +411,16 @@ absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
   return job;
 }
 
-absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path) {
-  PARAMD_ASSIGN_OR_RETURN(const std::string text,
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
+                                        std::string* text) {
+  PARAMD_ASSIGN_OR_RETURN(std::string read,
                           ReadSmallFile(path, "config", kMaxConfigBytes));
   std::error_code error;
   const std::filesystem::path dir =
       std::filesystem::absolute(path, error).parent_path();
-  return ParseJobConfig(text, path, dir.string());
+  absl::StatusOr<JobConfig> job = ParseJobConfig(read, path, dir.string());
+  if (text != nullptr) *text = std::move(read);
+  return job;
 }
 
 absl::StatusOr<std::vector<std::string>> ListTrainShards(const JobConfig& job) {

@@ -135,8 +135,10 @@ absl::StatusOr<JobConfig> ParseJobConfig(const std::string& yaml,
 // Reads and parses a YAML file; relative paths resolve against its folder.
 // Fails as ParseJobConfig does, with `path` as the source, and also with
 // NotFound if the file cannot be opened, or InvalidArgument ("<path>: ...")
-// for a folder or a file over 1 MiB.
-absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path);
+// for a folder or a file over 1 MiB. If `text` is set, the file's text goes
+// there.
+absl::StatusOr<JobConfig> LoadJobConfig(const std::string& path,
+                                        std::string* text = nullptr);
 
 // Returns the training shard files matching the job's glob, sorted, or an
 // error if none match.

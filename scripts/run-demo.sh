@@ -8,6 +8,5 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 [ -f data/brown/meta.json ] || build/bin/paramctl data brown --out=data/brown
-mkdir -p runs
-exec build/bin/paramctl launch config/brown-nplm-short.yaml \
-  --run_dir=runs/brown-nplm-short --summary=runs/brown-nplm-short/summary.json
+# A new run folder each time: runs/<time>/ (logs, curves, summary, model).
+exec build/bin/paramctl launch config/brown-nplm-short.yaml

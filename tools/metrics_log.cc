@@ -1,5 +1,6 @@
 #include "tools/metrics_log.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "tools/status_format.h"
@@ -14,10 +15,23 @@ std::string Cell(const paramd::v1::GetStatusResponse& status, const char* key) {
 
 }  // namespace
 
-absl::Status MetricsLog::Open(const std::string& path) {
-  out_.open(path, std::ios::trunc);
-  out_ << "time_s,examples,epoch,train_loss,eval_examples,eval_loss,"
-          "eval_accuracy,eval_perplexity\n";
+absl::Status MetricsLog::Open(const std::string& path, bool resume) {
+  std::string last_row;
+  if (resume) {
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty()) last_row = line;
+    }
+  }
+  if (absl::SimpleAtod(last_row.substr(0, last_row.find(',')),
+                       &time_offset_s_)) {
+    out_.open(path, std::ios::app);
+  } else {
+    time_offset_s_ = 0;
+    out_.open(path, std::ios::trunc);
+    out_ << "time_s,examples,epoch,train_loss,eval_examples,eval_loss,"
+            "eval_accuracy,eval_perplexity\n";
+  }
   if (!out_.flush()) {
     return absl::InternalError(absl::StrCat("cannot write ", path));
   }
@@ -42,7 +56,8 @@ void MetricsLog::Append(const paramd::v1::GetStatusResponse& status,
                         Cell(status, "eval_accuracy"), ",",
                         Cell(status, "eval_perplexity"));
   }
-  out_ << absl::StrFormat("%.3f,%d,%.4f,", elapsed_s, status.examples(),
+  out_ << absl::StrFormat("%.3f,%d,%.4f,", time_offset_s_ + elapsed_s,
+                          status.examples(),
                           FractionDone(status) * status.epochs())
        << train_loss << "," << eval << "\n";
   out_.flush();

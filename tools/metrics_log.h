@@ -19,14 +19,16 @@ namespace paramd {
 // Thread-compatible.
 class MetricsLog {
  public:
-  // Creates (truncates) `path` and writes the header.
-  absl::Status Open(const std::string& path);
+  // Creates (truncates) `path` and writes the header or, if `resume` and
+  // `path` has rows, appends to it with time_s going on from its last row.
+  absl::Status Open(const std::string& path, bool resume = false);
 
-  // Appends a row for `status` taken `elapsed_s` into the run.
+  // Appends a row for `status` taken `elapsed_s` into this launch.
   void Append(const paramd::v1::GetStatusResponse& status, double elapsed_s);
 
  private:
   std::ofstream out_;
+  double time_offset_s_ = 0;  // time_s of the resumed run's last row
   double last_loss_sum_ = 0;
   uint64_t last_loss_examples_ = 0;
   double last_eval_examples_ = -1;

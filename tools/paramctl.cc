@@ -1,5 +1,6 @@
 // paramctl: the operator's command line.
 //   paramctl launch CONFIG [--workers=N] [--run_dir=DIR] [--summary=FILE]
+//   paramctl launch --resume=RUN_DIR [--workers=N]
 //   paramctl status --coordinator=ADDR [--json]
 //   paramctl checkpoint --coordinator=ADDR [--wait_s=S]
 //   paramctl data spam|brown --out=DIR
@@ -31,7 +32,11 @@
 ABSL_FLAG(int, workers, -1, "launch: trainers to start (default: YAML).");
 ABSL_FLAG(std::string, run_dir, "",
           "launch: logs folder (default runs/JOB-TIME).");
-ABSL_FLAG(std::string, summary, "", "launch: write a JSON summary here.");
+ABSL_FLAG(
+    std::string, summary, "",
+    "launch: write the JSON summary here (default RUN_DIR/summary.json).");
+ABSL_FLAG(std::string, resume, "",
+          "launch: continue the stopped run in this folder.");
 ABSL_FLAG(std::string, bin_dir, "",
           "launch: daemon binaries (default: paramctl's folder).");
 ABSL_FLAG(double, timeout_s, 0,
@@ -66,18 +71,33 @@ int Report(const absl::Status& status) {
   return absl::IsInvalidArgument(status) ? 2 : 1;
 }
 
+// `config` is empty for --resume.
 int RunLaunch(const std::string& config) {
+  const std::string resume = absl::GetFlag(FLAGS_resume);
+  if (config.empty() == resume.empty()) {
+    return Report(absl::InvalidArgumentError(
+        "launch needs a CONFIG or --resume=RUN_DIR, not both"));
+  }
   paramd::LaunchOptions options;
-  options.cluster.config_path = config;
+  if (!resume.empty()) {
+    absl::StatusOr<paramd::LaunchOptions> resumed =
+        paramd::ResumeOptions(resume);
+    if (!resumed.ok()) return Report(resumed.status());
+    options = *resumed;
+  } else {
+    options.cluster.config_path = config;
+    options.cluster.run_dir = absl::GetFlag(FLAGS_run_dir);
+    if (options.cluster.run_dir.empty()) {
+      options.cluster.run_dir = absl::StrCat(
+          "runs/",
+          absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()));
+    }
+  }
   options.cluster.bin_dir = absl::GetFlag(FLAGS_bin_dir).empty()
                                 ? SelfDir()
                                 : absl::GetFlag(FLAGS_bin_dir);
-  options.cluster.num_workers = absl::GetFlag(FLAGS_workers);
-  options.cluster.run_dir = absl::GetFlag(FLAGS_run_dir);
-  if (options.cluster.run_dir.empty()) {
-    options.cluster.run_dir = absl::StrCat(
-        "runs/",
-        absl::FormatTime("%Y%m%d-%H%M%S", absl::Now(), absl::UTCTimeZone()));
+  if (absl::GetFlag(FLAGS_workers) >= 0 || resume.empty()) {
+    options.cluster.num_workers = absl::GetFlag(FLAGS_workers);
   }
   options.summary_path = absl::GetFlag(FLAGS_summary);
   if (absl::GetFlag(FLAGS_timeout_s) > 0) {
@@ -221,7 +241,8 @@ int RunHealth(const std::string& address) {
 int main(int argc, char** argv) {
   paramd::CatchShutdownSignals();
   absl::SetProgramUsageMessage(
-      "paramctl launch CONFIG | status --coordinator=ADDR | "
+      "paramctl launch CONFIG | launch --resume=RUN_DIR | "
+      "status --coordinator=ADDR | "
       "checkpoint --coordinator=ADDR [--wait_s=S] | "
       "data spam|brown --out=DIR | plot --csv=CSV --out=PNG | "
       "export --coordinator=ADDR --config=FILE --out=DIR | "
@@ -237,7 +258,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (command == "launch" && args.size() == 3) return RunLaunch(args[2]);
+  if (command == "launch" && args.size() <= 3) {
+    return RunLaunch(args.size() == 3 ? args[2] : "");
+  }
   if (command == "status" && args.size() == 2) return RunStatus();
   if (command == "checkpoint" && args.size() == 2) return RunCheckpoint();
   if (command == "data" && args.size() == 3) return RunData(args[2]);

@@ -15,34 +15,6 @@ namespace {
 
 namespace v1 = ::paramd::v1;
 
-std::string Clock(double seconds) {
-  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
-  return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
-}
-
-// The most telling eval metric the job reports.
-std::string EvalSummary(const v1::GetStatusResponse& status) {
-  for (const char* key : {"eval_perplexity", "eval_accuracy"}) {
-    auto it = status.eval().find(key);
-    if (it == status.eval().end()) continue;
-    if (std::string(key) == "eval_perplexity" &&
-        status.eval().count("eval_accuracy") && it->second < 1.5) {
-      continue;  // a classifier: accuracy says more
-    }
-    return absl::StrFormat(" | %s %.4f", key, it->second);
-  }
-  return "";
-}
-
-double LatestTrainLoss(const v1::GetStatusResponse& status) {
-  for (int i = status.epochs_status_size() - 1; i >= 0; --i) {
-    if (status.epochs_status(i).examples() > 0) {
-      return status.epochs_status(i).train_loss();
-    }
-  }
-  return NAN;
-}
-
 // `message` as JSON (protobuf's mapping: strings escaped), on one line
 // unless `indent`.
 std::string MessageJson(const google::protobuf::Message& message,
@@ -103,26 +75,9 @@ double FractionDone(const v1::GetStatusResponse& status) {
          status.epochs();
 }
 
-std::string ProgressLine(const v1::GetStatusResponse& status,
-                         double elapsed_s) {
-  const double fraction = FractionDone(status);
-  int32_t shards_done = 0;
-  for (const v1::EpochStatus& e : status.epochs_status()) {
-    if (e.epoch() == status.epoch()) shards_done = e.shards_done();
-  }
-  std::string line = absl::StrFormat(
-      "epoch %d/%d | shards %d/%d | %.0f ex/s",
-      std::min(status.epoch() + 1, status.epochs()), status.epochs(),
-      status.done() ? status.num_shards() : shards_done, status.num_shards(),
-      status.examples() / std::max(elapsed_s, 1e-3));
-  const double loss = LatestTrainLoss(status);
-  if (!std::isnan(loss)) absl::StrAppendFormat(&line, " | loss %.4f", loss);
-  line += EvalSummary(status);
-  if (fraction > 0 && !status.done()) {
-    absl::StrAppend(&line, " | ", Clock(elapsed_s * (1 - fraction) / fraction),
-                    " left");
-  }
-  return line;
+std::string FormatClock(double seconds) {
+  const int64_t s = static_cast<int64_t>(std::max(0.0, seconds));
+  return absl::StrFormat("%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60);
 }
 
 std::string StatusTable(const v1::GetStatusResponse& status) {
@@ -133,7 +88,8 @@ std::string StatusTable(const v1::GetStatusResponse& status) {
       status.done()               ? "done"
       : !status.failure().empty() ? "FAILED"
                                   : "running",
-      Clock(status.uptime_s()), status.examples(), status.expired_leases());
+      FormatClock(status.uptime_s()), status.examples(),
+      status.expired_leases());
   absl::StrAppend(&out, "\nSHARD  SERVER\n");
   for (int s = 0; s < status.servers_size(); ++s) {
     absl::StrAppendFormat(&out, "%-6d %s\n", s,
@@ -196,8 +152,11 @@ std::string StatusJson(const v1::GetStatusResponse& status) {
   return MessageJson(status, /*indent=*/true);
 }
 
-std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
-                        const std::vector<std::string>& failed) {
+std::string SummaryJson(const v1::GetStatusResponse& status,
+                        const RunFacts& run) {
+  auto path_or_null = [](const std::string& path) {
+    return path.empty() ? std::string("null") : JsonString(path);
+  };
   std::vector<std::string> metrics;
   std::vector<std::pair<std::string, double>> eval(status.eval().begin(),
                                                    status.eval().end());
@@ -230,6 +189,7 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
       "  \"eval_final\": %s,\n"
       "  \"metrics\": {%s},\n  \"wall_time_s\": %.3f,\n  \"examples\": %d,\n"
       "  \"examples_per_s\": %.3f,\n  \"num_shards\": %d,\n"
+      "  \"model\": %s,\n  \"checkpoint_dir\": %s,\n"
       "  \"epochs\": [\n    %s\n  ],\n"
       "  \"checkpoints\": {\"last\": %s, \"latest_failure\": %s},\n"
       "  \"failures\": {\"expired_leases\": %d, \"failed_shards\": [%s], "
@@ -237,13 +197,14 @@ std::string SummaryJson(const v1::GetStatusResponse& status, double elapsed_s,
       JsonString(status.job()), status.done() ? "true" : "false",
       status.failure().empty() ? "null" : JsonString(status.failure()),
       status.eval_final() ? "true" : "false", absl::StrJoin(metrics, ", "),
-      elapsed_s, status.examples(),
-      status.examples() / std::max(elapsed_s, 1e-3), status.num_shards(),
+      run.elapsed_s, status.examples(), run.examples_per_s, status.num_shards(),
+      path_or_null(run.model_dir), path_or_null(run.checkpoint_dir),
       absl::StrJoin(epochs, ",\n    "), last_checkpoint, checkpoint_failure,
       status.expired_leases(), absl::StrJoin(failed_shards, ", "),
-      absl::StrJoin(failed, ", ", [](std::string* out, const std::string& f) {
-        absl::StrAppend(out, JsonString(f));
-      }));
+      absl::StrJoin(run.failed, ", ",
+                    [](std::string* out, const std::string& f) {
+                      absl::StrAppend(out, JsonString(f));
+                    }));
 }
 
 }  // namespace paramd

@@ -13,10 +13,8 @@ namespace paramd {
 // Fraction of the job done, from epochs and shards completed.
 double FractionDone(const paramd::v1::GetStatusResponse& status);
 
-// "epoch 2/3 | shards 7/16 | 1234 ex/s | loss 0.1234 | eval_accuracy
-// 0.9712 | 0:42 left", given the seconds training has run.
-std::string ProgressLine(const paramd::v1::GetStatusResponse& status,
-                         double elapsed_s);
+// "1:02:03" for 3723 seconds; negative values read as 0.
+std::string FormatClock(double seconds);
 
 // A human-readable table of servers, workers, leases and epochs.
 std::string StatusTable(const paramd::v1::GetStatusResponse& status);
@@ -24,12 +22,20 @@ std::string StatusTable(const paramd::v1::GetStatusResponse& status);
 // The status as JSON (protobuf's JSON mapping).
 std::string StatusJson(const paramd::v1::GetStatusResponse& status);
 
-// The JSON summary `paramctl launch --summary` writes: final metrics,
-// examples/s, per-epoch shard counts and failures seen.
-// `failed` lists processes that ended badly, one line each.
+// What a launch knows of its run beyond the coordinator's status.
+struct RunFacts {
+  double elapsed_s = 0;             // wall time of this launch
+  double examples_per_s = 0;        // trained during this launch
+  std::vector<std::string> failed;  // processes that ended badly, a line each
+  std::string checkpoint_dir;       // "" if none
+  std::string model_dir;  // where the final model was exported; "" if not
+};
+
+// The JSON summary `paramctl launch` writes: final metrics, examples/s,
+// per-epoch shard counts, failures seen, and where the checkpoints and the
+// model are.
 std::string SummaryJson(const paramd::v1::GetStatusResponse& status,
-                        double elapsed_s,
-                        const std::vector<std::string>& failed);
+                        const RunFacts& run);
 
 }  // namespace paramd
 

@@ -18,6 +18,19 @@ constexpr int64_t kEvalBatch = 512;
 // Heartbeat intervals to wait for a restarted coordinator to know us again.
 constexpr int kReportAttempts = 10;
 
+// How far training was when `status` was read: epochs done, with the
+// fraction of the current epoch's shards done.
+double EpochsDone(const paramd::v1::GetStatusResponse& status) {
+  if (status.done() || status.num_shards() <= 0) return status.epoch();
+  for (const paramd::v1::EpochStatus& e : status.epochs_status()) {
+    if (e.epoch() == status.epoch()) {
+      return status.epoch() +
+             static_cast<double>(e.shards_done()) / status.num_shards();
+    }
+  }
+  return status.epoch();
+}
+
 }  // namespace
 
 std::map<std::string, double> SplitMetrics(const std::string& split,
@@ -70,6 +83,7 @@ absl::Status Evaluator::Report(const paramd::v1::GetStatusResponse& status,
                                bool final) {
   PARAMD_ASSIGN_OR_RETURN(BatchStats eval, Score(*eval_));
   std::map<std::string, double> metrics = SplitMetrics("eval", eval);
+  metrics["epochs_done"] = EpochsDone(status);
   if (final && test_ != nullptr) {
     PARAMD_ASSIGN_OR_RETURN(BatchStats test, Score(*test_));
     metrics.merge(SplitMetrics("test", test));

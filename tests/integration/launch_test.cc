@@ -1,11 +1,19 @@
 // `paramctl launch` end to end: it starts the cluster the YAML describes,
-// reports progress, stops every process and writes the summary, metrics CSV
-// and curves; a bad config makes it fail naming the field, and so does a
-// job that fails on a bad shard.
+// reports progress, stops every process and writes the summary, metrics CSV,
+// curves, checkpoints and the final model; an interrupted run resumes from
+// its run folder; a bad config makes it fail naming the field, and so does
+// a job that fails on a bad shard.
+#include <signal.h>
+
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/synthetic_data.h"
 #include "tests/cluster/test_cluster.h"
@@ -24,6 +32,17 @@ tables:
   - {name: w, type: sparse, width: 1}
   - {name: bias, type: dense, shape: [1]}
 )";
+
+// A fresh folder for one test, named as paramctl prints it.
+std::string TestDir(const std::string& name) {
+  const std::string dir =
+      std::filesystem::path(::testing::TempDir() + "/" + name)
+          .lexically_normal()
+          .string();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
 
 // Runs paramctl with `args`; returns its exit status, output in *output.
 int RunParamctl(const std::vector<std::string>& args, const std::string& log,
@@ -47,15 +66,22 @@ int LaunchIn(const std::string& dir, std::string* output) {
 }
 
 TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
-  const std::string dir = ::testing::TempDir() + "/launch";
-  std::filesystem::create_directories(dir);
+  const std::string dir = TestDir("launch");
   testing::WriteSeparableData(dir, /*num_shards=*/4, /*per_shard=*/200,
                               /*eval_count=*/200, /*seed=*/5);
   testing::WriteFileOrDie(dir + "/job.yaml", kConfig);
   std::string output;
   const int code = LaunchIn(dir, &output);
   ASSERT_EQ(code, 0) << output;
-  EXPECT_NE(output.find("epoch 2/2 | shards 4/4"), std::string::npos) << output;
+  EXPECT_NE(output.find("100% | epoch 2/2 | shards 4/4 | "), std::string::npos)
+      << output;
+  EXPECT_NE(output.find(" (after epoch 2) | done\n"), std::string::npos)
+      << output;
+  EXPECT_NE(output.find("checkpoints in " + dir + "/run/checkpoints"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find("model: " + dir + "/run/model\n"), std::string::npos)
+      << output;
   const std::string summary = testing::ReadFileOrEmpty(dir + "/summary.json");
   EXPECT_NE(summary.find("\"done\": true"), std::string::npos) << summary;
   EXPECT_NE(summary.find("\"eval_final\": true"), std::string::npos);
@@ -65,6 +91,20 @@ TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
       << summary;
   EXPECT_NE(summary.find("\"failed_processes\": []"), std::string::npos)
       << summary;
+  EXPECT_NE(summary.find("\"model\": \"" + dir + "/run/model\""),
+            std::string::npos)
+      << summary;
+  // The final model, as `paramctl export` writes it, and checkpoints.
+  for (const char* file : {"index.json", "w.npy", "w.keys.npy", "bias.npy"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir + "/run/model/" + file)) << file;
+  }
+  bool checkpointed = false;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(dir + "/run/checkpoints")) {
+    checkpointed = checkpointed ||
+                   entry.path().filename().string().rfind("shard-0-v", 0) == 0;
+  }
+  EXPECT_TRUE(checkpointed) << "no checkpoint of shard 0";
   const std::string csv = testing::ReadFileOrEmpty(dir + "/run/metrics.csv");
   EXPECT_EQ(csv.rfind("time_s,examples,epoch,train_loss", 0), 0u) << csv;
   EXPECT_GT(std::count(csv.begin(), csv.end(), '\n'), 1);
@@ -78,9 +118,121 @@ TEST(LaunchTest, RunsTheJobAndWritesSummaryMetricsAndCurves) {
   }
 }
 
+// The fractional epoch of the last row of a run's metrics.csv (-1 if none).
+double LastCsvEpoch(const std::string& csv) {
+  std::ifstream in(csv);
+  double epoch = -1;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells = absl::StrSplit(line, ',');
+    double value = 0;
+    if (cells.size() > 2 && absl::SimpleAtod(cells[2], &value)) epoch = value;
+  }
+  return epoch;
+}
+
+TEST(LaunchTest, AnInterruptedRunResumesFromItsFolder) {
+  const std::string dir = TestDir("launch-resume");
+  testing::WriteSeparableData(dir, /*num_shards=*/4, /*per_shard=*/2000,
+                              /*eval_count=*/200, /*seed=*/6);
+  std::string config = kConfig;
+  config.replace(config.find("epochs: 2"), 9, "epochs: 12");
+  testing::WriteFileOrDie(dir + "/job.yaml", config);
+  const std::string run = dir + "/run";
+  auto launch =
+      Subprocess::Start({std::string(PARAMD_BIN_DIR) + "/paramctl", "launch",
+                         dir + "/job.yaml", "--run_dir=" + run},
+                        dir + "/first.log");
+  ASSERT_TRUE(launch.ok()) << launch.status();
+  const absl::Time give_up = absl::Now() + absl::Seconds(90);
+  while (LastCsvEpoch(run + "/metrics.csv") < 2 && absl::Now() < give_up &&
+         !(*launch)->Poll()) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_GE(LastCsvEpoch(run + "/metrics.csv"), 2)
+      << testing::ReadFileOrEmpty(dir + "/first.log");
+  (*launch)->Signal(SIGINT);
+  EXPECT_EQ((*launch)->Wait(absl::Seconds(60)), 1);
+  const std::string first = testing::ReadFileOrEmpty(dir + "/first.log");
+  EXPECT_NE(first.find("interrupted"), std::string::npos) << first;
+  EXPECT_NE(first.find("to go on: paramctl launch --resume " + run),
+            std::string::npos)
+      << first;
+  const double stopped_at = LastCsvEpoch(run + "/metrics.csv");
+
+  std::string output;
+  ASSERT_EQ(
+      RunParamctl({"launch", "--resume=" + run}, dir + "/resumed.log", &output),
+      0)
+      << output;
+  EXPECT_NE(output.find("resuming job 'launch-logreg'"), std::string::npos)
+      << output;
+  EXPECT_NE(output.find("100% | epoch 12/12 | shards 4/4 | "),
+            std::string::npos)
+      << output;
+  // It went on from the servers' last checkpoint, not from the start.
+  const std::string log = testing::ReadFileOrEmpty(run + "/coordinator.log");
+  EXPECT_NE(log.find("restored job progress from " + run +
+                     "/checkpoints/coordinator-"),
+            std::string::npos)
+      << log;
+  EXPECT_GE(stopped_at, 2);
+  EXPECT_LT(stopped_at, 12);
+  // Exactly once per epoch, across the interruption.
+  const std::string summary = testing::ReadFileOrEmpty(run + "/summary.json");
+  EXPECT_NE(summary.find("\"done\": true"), std::string::npos) << summary;
+  for (int epoch = 1; epoch <= 12; ++epoch) {
+    EXPECT_NE(summary.find("{\"epoch\": " + std::to_string(epoch) +
+                           ", \"shards_completed\": 4, \"completions\": 4,"),
+              std::string::npos)
+        << "epoch " << epoch << ": " << summary;
+  }
+  EXPECT_TRUE(std::filesystem::exists(run + "/model/index.json"));
+  // The metrics go on in the same file, time still rising.
+  std::ifstream csv(run + "/metrics.csv");
+  double last_time = -1;
+  int headers = 0;
+  for (std::string line; std::getline(csv, line);) {
+    double time = 0;
+    if (line.rfind("time_s,", 0) == 0) ++headers;
+    if (!absl::SimpleAtod(line.substr(0, line.find(',')), &time)) continue;
+    EXPECT_GE(time, last_time) << line;
+    last_time = time;
+  }
+  EXPECT_EQ(headers, 1);
+  // A new launch does not take the folder over.
+  EXPECT_EQ(RunParamctl({"launch", dir + "/job.yaml", "--run_dir=" + run},
+                        dir + "/again.log", &output),
+            2);
+  EXPECT_NE(output.find(run +
+                        " holds a run already: go on with it with "
+                        "--resume=" +
+                        run),
+            std::string::npos)
+      << output;
+}
+
+TEST(LaunchTest, ResumeNeedsARunFolder) {
+  const std::string dir = TestDir("launch-resume-bad");
+  std::string output;
+  EXPECT_EQ(
+      RunParamctl({"launch", "--resume=" + dir}, dir + "/out.log", &output), 2);
+  EXPECT_NE(output.find(dir + " is not a run folder of paramctl launch"),
+            std::string::npos)
+      << output;
+  testing::WriteFileOrDie(dir + "/launch.yaml", "config: [1\n");
+  EXPECT_EQ(
+      RunParamctl({"launch", "--resume=" + dir}, dir + "/out.log", &output), 2);
+  EXPECT_NE(output.find(dir + "/launch.yaml:"), std::string::npos) << output;
+  EXPECT_EQ(RunParamctl({"launch", dir + "/job.yaml", "--resume=" + dir},
+                        dir + "/out.log", &output),
+            2);
+  EXPECT_NE(output.find("launch needs a CONFIG or --resume=RUN_DIR, not both"),
+            std::string::npos)
+      << output;
+}
+
 TEST(LaunchTest, BadConfigFailsNamingTheField) {
-  const std::string dir = ::testing::TempDir() + "/launch-bad";
-  std::filesystem::create_directories(dir);
+  const std::string dir = TestDir("launch-bad");
   testing::WriteFileOrDie(dir + "/job.yaml",
                           "job: {name: x, batch_size: 0}\ndata: {train: a}\n"
                           "model: {type: logreg}\ntables: []\n");
@@ -93,8 +245,7 @@ TEST(LaunchTest, BadConfigFailsNamingTheField) {
 }
 
 TEST(LaunchTest, AJobFailedByABadShardFailsNamingTheFileAndLine) {
-  const std::string dir = ::testing::TempDir() + "/launch-bad-shard";
-  std::filesystem::create_directories(dir);
+  const std::string dir = TestDir("launch-bad-shard");
   testing::WriteSeparableData(dir, /*num_shards=*/4, /*per_shard=*/200,
                               /*eval_count=*/200, /*seed=*/5);
   testing::WriteFileOrDie(dir + "/train-00001.svm", "1 3:1\n0 4:x\n");

@@ -464,7 +464,7 @@ TEST_F(SecurityTest, AJobTrainsWithEverythingOnAndNoSecretLeaks) {
   }
   outputs.emplace_back("status table", StatusTable(*status));
   outputs.emplace_back("status json", StatusJson(*status));
-  outputs.emplace_back("summary", SummaryJson(*status, 1, {}));
+  outputs.emplace_back("summary", SummaryJson(*status, RunFacts{}));
   for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
     if (entry.path().extension() == ".log") {
       outputs.emplace_back(entry.path().string(),
