@@ -12,8 +12,8 @@
 
 namespace paramd {
 
-uint32_t Crc32(absl::string_view data) {
-  uLong crc = crc32(0L, Z_NULL, 0);
+uint32_t Crc32(absl::string_view data, uint32_t previous) {
+  uLong crc = previous;
   // zlib takes uInt lengths; feed large payloads in pieces.
   constexpr size_t kPiece = size_t{1} << 30;
   for (size_t at = 0; at < data.size(); at += kPiece) {

@@ -12,8 +12,9 @@
 
 namespace paramd {
 
-// CRC-32 (zlib's) of `data`.
-uint32_t Crc32(absl::string_view data);
+// CRC-32 (zlib's) of `data` or, given the CRC-32 of the bytes before it as
+// `previous`, of those bytes and `data`.
+uint32_t Crc32(absl::string_view data, uint32_t previous = 0);
 
 template <typename T>
 void PutLittleEndian(T value, std::string* out) {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "common/shard_map.h"
+
 namespace paramd {
 namespace {
 
@@ -12,13 +14,9 @@ uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint64_t Fnv1a(const std::string& text) {
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    h = (h ^ c) * 1099511628211ULL;
-  }
-  return h;
-}
+// The basis the seeds of every trained model so far were mixed with (FNV's
+// with a digit short); kept, so the same seed gives the same weights.
+constexpr uint64_t kTableHashBasis = 1469598103934665603ULL;
 
 // Uniform in (0, 1) from a 64-bit hash.
 double Unit(uint64_t bits) {
@@ -45,7 +43,7 @@ float Draw(const InitializerConfig& init, uint64_t stream, uint64_t index) {
 }
 
 uint64_t Stream(const InitializerConfig& init, const std::string& table) {
-  return SplitMix64(init.seed) ^ Fnv1a(table);
+  return SplitMix64(init.seed) ^ Fnv1a64(table, kTableHashBasis);
 }
 
 }  // namespace

@@ -16,6 +16,12 @@ int32_t JumpHash(uint64_t key, int32_t num_shards) {
   return static_cast<int32_t>(b);
 }
 
+uint64_t Fnv1a64(absl::string_view bytes, uint64_t basis) {
+  uint64_t h = basis;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
 absl::StatusOr<ShardMap> ShardMap::Create(int32_t num_shards) {
   if (num_shards <= 0) {
     return absl::InvalidArgumentError(

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace paramd {
 
@@ -21,6 +22,11 @@ struct Range {
 // [0, num_shards); moving from n to n+1 shards moves only 1/(n+1) of keys.
 // REQUIRES: num_shards > 0.
 int32_t JumpHash(uint64_t key, int32_t num_shards);
+
+// FNV-1a 64 of `bytes`: a hash that is the same on every machine and run.
+// `basis` is FNV's offset basis unless given.
+inline constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ULL;
+uint64_t Fnv1a64(absl::string_view bytes, uint64_t basis = kFnvOffsetBasis);
 
 // Maps sparse keys and dense ranges to shards. Thread-safe (immutable).
 class ShardMap {

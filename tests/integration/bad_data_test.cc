@@ -3,7 +3,8 @@
 // data.bad_shards, is left out of the later epochs while the job finishes,
 // or fails the job with that reason and every worker stops cleanly; with
 // data.bad_lines: skip, its malformed lines are skipped and the rest
-// trained. A job with no trainer left says so in status.
+// trained. A shard changed after `paramctl partition` wrote it fails its
+// manifest check. A job with no trainer left says so in status.
 #include <signal.h>
 
 #include <fstream>
@@ -17,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "tests/cluster/synthetic_data.h"
 #include "tests/cluster/test_cluster.h"
+#include "tools/partitioner.h"
 #include "tools/status_format.h"
 
 namespace paramd {
@@ -96,6 +98,41 @@ TEST(BadDataTest, AnUnreadableShardIsSkippedForTheRestOfTheJob) {
       << "raw bytes in the message: " << failure.error();
   EXPECT_TRUE(status->failure().empty());
   ExpectWorkersUnharmed(**cluster, absl::Seconds(20));
+}
+
+// The data partitioned (with a manifest), then one shard's bytes changed
+// after: that shard fails its check; the others train.
+TEST(BadDataTest, AShardThatNoLongerMatchesItsManifestFails) {
+  TestClusterOptions options = Job("skip");
+  options.config_yaml = absl::StrReplaceAll(
+      options.config_yaml, {{"$DIR/train-*.svm", "$DIR/parts/part-*.svm"}});
+  options.write_data = [](const std::string& dir) {
+    testing::WriteSeparableData(dir, 1, 800, /*eval_count=*/0, /*seed=*/5);
+    PartitionOptions partition;
+    partition.inputs = {dir + "/train-00000.svm"};
+    partition.out_dir = dir + "/parts";
+    partition.num_shards = kShards;
+    partition.by = "round_robin";
+    ASSERT_TRUE(Partition(partition).ok());
+    std::fstream shard(dir + "/parts/part-00002.svm",
+                       std::ios::in | std::ios::out | std::ios::binary);
+    const char first = static_cast<char>(shard.get());
+    shard.seekp(0);
+    shard.put(first == '0' ? '1' : '0');  // a label flipped
+  };
+  auto cluster = TestCluster::Start(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  auto status = (*cluster)->WaitForJob(absl::Seconds(120));
+  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_EQ(status->failed_shards_size(), 1);
+  const v1::ShardFailure& failure = status->failed_shards(0);
+  EXPECT_EQ(failure.shard(), 2);
+  EXPECT_TRUE(absl::StrContains(
+      failure.error(), "part-00002.svm: does not match manifest.json ("))
+      << failure.error();
+  for (const v1::EpochStatus& epoch : status->epochs_status()) {
+    EXPECT_EQ(epoch.examples(), (kShards - 1) * 200u);
+  }
 }
 
 TEST(BadDataTest, UnderTheFailPolicyABadShardFailsTheJobWithItsError) {

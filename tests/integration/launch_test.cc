@@ -231,6 +231,44 @@ TEST(LaunchTest, ResumeNeedsARunFolder) {
       << output;
 }
 
+// `paramctl partition`, the command around tools/partitioner (tested on its
+// own): flags in, shards and a manifest out, bad flags refused.
+TEST(PartitionCommandTest, SplitsATsvByKeyAndRefusesBadFlags) {
+  const std::string dir = TestDir("partition-command");
+  testing::WriteFileOrDie(dir + "/rows.tsv", "a\t1\nb\t2\na\t3\nc\t4\n");
+  std::string output;
+  ASSERT_EQ(RunParamctl(
+                {"partition", "--out=" + dir + "/out", "--shards=2", "--by=key",
+                 "--key_column=0", "--delimiter=tab", dir + "/rows.tsv"},
+                dir + "/ok.log", &output),
+            0)
+      << output;
+  EXPECT_NE(output.find("wrote 4 records (16 bytes) into 2 shards in " + dir +
+                        "/out"),
+            std::string::npos)
+      << output;
+  const std::string a = testing::ReadFileOrEmpty(dir + "/out/part-00000.tsv") +
+                        "|" +
+                        testing::ReadFileOrEmpty(dir + "/out/part-00001.tsv");
+  EXPECT_TRUE(a.find("a\t1\na\t3\n") != std::string::npos) << a;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out/manifest.json"));
+  EXPECT_EQ(RunParamctl({"partition", "--out=" + dir + "/out", "--shards=2",
+                         "--delimiter=ab", dir + "/rows.tsv"},
+                        dir + "/bad.log", &output),
+            2);
+  EXPECT_NE(output.find("--delimiter must be one character or 'tab', got "
+                        "'ab'"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(RunParamctl({"partition", "--out=" + dir + "/out", "--shards=2",
+                         dir + "/nothing.tsv"},
+                        dir + "/missing.log", &output),
+            1);
+  EXPECT_NE(output.find("nothing.tsv: no such file or folder"),
+            std::string::npos)
+      << output;
+}
+
 TEST(LaunchTest, BadConfigFailsNamingTheField) {
   const std::string dir = TestDir("launch-bad");
   testing::WriteFileOrDie(dir + "/job.yaml",

@@ -7,7 +7,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/data_manifest.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 
 namespace paramd {
 namespace {
@@ -72,6 +74,7 @@ absl::Status ReadDataLines(
     int64_t* skipped) {
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
   if (file == nullptr) return OpenError(path);
+  PARAMD_RETURN_IF_ERROR(CheckAgainstManifest(path));
   LineSplitter lines(file.get());
   std::string line;
   bool too_long = false;

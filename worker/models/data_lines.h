@@ -23,7 +23,8 @@ inline constexpr int64_t kMaxLineBytes = 1 << 20;
 // InvalidArgument "<path>:<line>: <reason> in '<line escaped, cut to 64
 // bytes>'", or, if `skip_bad_lines`, is logged that way (the first few of
 // a file) and counted in *skipped. Fails with NotFound or PermissionDenied
-// when the file cannot be opened and DataLoss when reading it fails.
+// when the file cannot be opened and DataLoss when reading it fails or it
+// does not match the manifest of its folder (see CheckAgainstManifest).
 absl::Status ReadDataLines(
     const std::string& path, bool skip_bad_lines,
     absl::FunctionRef<absl::Status(absl::string_view)> parse, int64_t* skipped);
