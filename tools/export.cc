@@ -28,6 +28,8 @@ namespace v1 = ::paramd::v1;
 
 constexpr char kIndexFile[] = "index.json";
 constexpr char kVocabFile[] = "vocab.txt";
+constexpr char kMetaFile[] = "meta.json";
+constexpr char kConfigFile[] = "job.yaml";
 
 // One table's entry in index.json.
 struct IndexEntry {
@@ -53,9 +55,11 @@ std::string JsonString(const std::string& text) {
   return out + "\"";
 }
 
-std::string IndexJson(const JobConfig& job,
-                      const std::vector<IndexEntry>& entries,
-                      const std::string& vocab) {
+// `files` maps index.json's keys for the copied files to their names in the
+// export ("" for none).
+std::string IndexJson(
+    const JobConfig& job, const std::vector<IndexEntry>& entries,
+    const std::vector<std::pair<std::string, std::string>>& files) {
   std::vector<std::string> tables;
   for (const IndexEntry& e : entries) {
     std::string table = absl::StrCat(
@@ -69,10 +73,14 @@ std::string IndexJson(const JobConfig& job,
     }
     tables.push_back(table + "}");
   }
-  return absl::StrCat("{\n  \"job\": ", JsonString(job.name),
-                      ",\n  \"tables\": [\n    ",
-                      absl::StrJoin(tables, ",\n    "), "\n  ],\n  \"vocab\": ",
-                      vocab.empty() ? "null" : JsonString(vocab), "\n}\n");
+  std::string json = absl::StrCat("{\n  \"job\": ", JsonString(job.name),
+                                  ",\n  \"tables\": [\n    ",
+                                  absl::StrJoin(tables, ",\n    "), "\n  ]");
+  for (const auto& [key, file] : files) {
+    absl::StrAppend(&json, ",\n  \"", key,
+                    "\": ", file.empty() ? "null" : JsonString(file));
+  }
+  return json + "\n}\n";
 }
 
 std::string ValuesFile(const TableConfig& table) {
@@ -86,7 +94,8 @@ std::string KeysFile(const TableConfig& table) {
 // Returns InvalidArgument if a table's name cannot name a file, or two
 // tables would write the same file.
 absl::Status CheckFileNames(const JobConfig& job) {
-  std::set<std::string> files = {kIndexFile, kVocabFile};
+  std::set<std::string> files = {kIndexFile, kVocabFile, kMetaFile,
+                                 kConfigFile};
   for (const TableConfig& table : job.tables) {
     const std::string& name = table.name;
     if (name.empty() || name[0] == '.' ||
@@ -137,8 +146,12 @@ class Exporter {
   absl::StatusOr<std::vector<uint64_t>> ListKeys(const std::string& table);
   absl::Status ExportDense(const TableConfig& table, IndexEntry* entry);
   absl::Status ExportSparse(const TableConfig& table, IndexEntry* entry);
-  // Copies the job's vocab.txt, if any; returns its name in out_dir or "".
-  absl::StatusOr<std::string> CopyVocab();
+  // Copies `name` (vocab.txt, meta.json) from the job's data folder, if it
+  // is there; returns its name in out_dir or "".
+  absl::StatusOr<std::string> CopyDataFile(const std::string& name);
+  // Copies the job's YAML, if it came from a file, as job.yaml; returns
+  // that name or "".
+  absl::StatusOr<std::string> CopyConfig();
   std::string Path(const std::string& file) const;
   bool stopped() const { return options_.stop != nullptr && *options_.stop; }
 
@@ -280,14 +293,22 @@ absl::Status Exporter::ExportSparse(const TableConfig& table,
   return WriteNpy(Path(entry->file), entry->shape, values);
 }
 
-absl::StatusOr<std::string> Exporter::CopyVocab() {
+absl::StatusOr<std::string> Exporter::CopyDataFile(const std::string& name) {
   if (job_.train_glob.empty()) return std::string();
-  const fs::path source = fs::path(job_.train_glob).parent_path() / kVocabFile;
+  const fs::path source = fs::path(job_.train_glob).parent_path() / name;
   std::error_code error;
   if (!fs::is_regular_file(source, error)) return std::string();
   PARAMD_ASSIGN_OR_RETURN(const std::string text, ReadFile(source.string()));
-  PARAMD_RETURN_IF_ERROR(WriteFileAtomically(Path(kVocabFile), {text}));
-  return std::string(kVocabFile);
+  PARAMD_RETURN_IF_ERROR(WriteFileAtomically(Path(name), {text}));
+  return name;
+}
+
+absl::StatusOr<std::string> Exporter::CopyConfig() {
+  std::error_code error;
+  if (!fs::is_regular_file(job_.source, error)) return std::string();
+  PARAMD_ASSIGN_OR_RETURN(const std::string text, ReadFile(job_.source));
+  PARAMD_RETURN_IF_ERROR(WriteFileAtomically(Path(kConfigFile), {text}));
+  return std::string(kConfigFile);
 }
 
 absl::Status Exporter::Run() {
@@ -312,8 +333,11 @@ absl::Status Exporter::Run() {
                                         : ExportDense(table, &entry));
     entries.push_back(std::move(entry));
   }
-  PARAMD_ASSIGN_OR_RETURN(const std::string vocab, CopyVocab());
-  const std::string json = IndexJson(job_, entries, vocab);
+  PARAMD_ASSIGN_OR_RETURN(const std::string vocab, CopyDataFile(kVocabFile));
+  PARAMD_ASSIGN_OR_RETURN(const std::string meta, CopyDataFile(kMetaFile));
+  PARAMD_ASSIGN_OR_RETURN(const std::string config, CopyConfig());
+  const std::string json = IndexJson(
+      job_, entries, {{"vocab", vocab}, {"meta", meta}, {"config", config}});
   return WriteFileAtomically(Path(kIndexFile), {json});
 }
 

@@ -41,11 +41,15 @@ absl::StatusOr<std::vector<std::string>> FetchServers(
 //   <table>.npy        dense tables: float32 in their declared shape;
 //                      sparse tables: float32 [rows, width], rows sorted by key
 //   <table>.keys.npy   sparse tables: the uint64 keys of those rows
-//   vocab.txt          a copy of the job's vocabulary, if its data folder
-//                      (the folder of the train glob) has one
+//   vocab.txt          copies of the job's vocabulary and data description,
+//   meta.json          if its data folder (the folder of the train glob)
+//                      has them
+//   job.yaml           a copy of the job's YAML, if `job` was read from a
+//                      file (paramctl generate and score read the model's
+//                      shape from it)
 //   index.json         {"job", "tables": [{"name", "kind", "shape", "dtype",
-//                      "file", "keys_file", "keys_dtype"}], "vocab"},
-//                      written last
+//                      "file", "keys_file", "keys_dtype"}], "vocab", "meta",
+//                      "config"}, written last
 // `servers` are indexed by shard. Values are read at once (clock -1), so an
 // export during training mixes steps. Fails if a server is unreachable
 // (naming it), does not hold the job's tables, or a file cannot be written.

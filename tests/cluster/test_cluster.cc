@@ -14,6 +14,7 @@
 #include "common/grpc_status.h"
 #include "common/rpc_util.h"
 #include "common/status_macros.h"
+#include "gtest/gtest.h"
 #include "tools/status_format.h"
 
 namespace paramd {
@@ -164,6 +165,18 @@ absl::StatusOr<v1::GetStatusResponse> TestCluster::WaitForJob(
         return s.done() && (s.eval_final() || !evaluating);
       },
       timeout);
+}
+
+int RunParamctl(const std::vector<std::string>& args, const std::string& log,
+                std::string* output, absl::Duration timeout) {
+  std::vector<std::string> argv = {std::string(PARAMD_BIN_DIR) + "/paramctl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto process = Subprocess::Start(argv, log);
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return -1;
+  const int code = (*process)->Wait(timeout).value_or(-1);
+  *output = ReadFileOrEmpty(log);
+  return code;
 }
 
 }  // namespace testing

@@ -96,6 +96,12 @@ void WriteFileOrDie(const std::string& path, const std::string& text);
 // read.
 std::string ReadFileOrEmpty(const std::string& path);
 
+// Runs paramctl with `args`, its output going to `log`, for up to `timeout`;
+// returns its exit status (-1 if it did not end), the output in *output.
+int RunParamctl(const std::vector<std::string>& args, const std::string& log,
+                std::string* output,
+                absl::Duration timeout = absl::Seconds(120));
+
 }  // namespace testing
 }  // namespace paramd
 

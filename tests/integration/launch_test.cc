@@ -22,6 +22,8 @@
 namespace paramd {
 namespace {
 
+using ::paramd::testing::RunParamctl;
+
 constexpr char kConfig[] = R"(
 job: {name: launch-logreg, epochs: 2, batch_size: 16, eval_interval_s: 1}
 cluster: {num_servers: 2, num_workers: 2}
@@ -42,19 +44,6 @@ std::string TestDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
-}
-
-// Runs paramctl with `args`; returns its exit status, output in *output.
-int RunParamctl(const std::vector<std::string>& args, const std::string& log,
-                std::string* output) {
-  std::vector<std::string> argv = {std::string(PARAMD_BIN_DIR) + "/paramctl"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto process = Subprocess::Start(argv, log);
-  EXPECT_TRUE(process.ok()) << process.status();
-  if (!process.ok()) return -1;
-  const int code = (*process)->Wait(absl::Seconds(120)).value_or(-1);
-  *output = testing::ReadFileOrEmpty(log);
-  return code;
 }
 
 // Runs `paramctl launch` on dir/job.yaml with its run folder and summary in

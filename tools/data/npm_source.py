@@ -10,6 +10,7 @@ with exit code 2.
 import contextlib
 import os
 import subprocess
+import sys
 import tarfile
 import tempfile
 
@@ -18,6 +19,17 @@ NPM_TIMEOUT_S = 300
 
 class PrepError(Exception):
     """A user-facing error: printed to stderr, exit code 2."""
+
+
+def run_main(prog, args, prepare, summary):
+    """A script's main: prepare(args), then print summary(meta); 2 on a PrepError."""
+    try:
+        meta = prepare(args)
+    except PrepError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{prog}: {summary(meta)}")
+    return 0
 
 
 def safe_extract(tgz_path, dest, prefix=""):

@@ -274,18 +274,17 @@ def prepare(args):
     return meta
 
 
+def summary(meta, out):
+    """The line a token-id preparation ends with."""
+    return (f"{meta['tokens']} tokens ({meta['paragraphs']} </p>, "
+            f"{meta['documents']} </d>) train={meta['train']} valid={meta['valid']} "
+            f"test={meta['test']} vocab={meta['vocab_size']} shards={meta['shards']} "
+            f"-> {out}")
+
+
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        meta = prepare(args)
-    except PrepError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{PROG}: {meta['tokens']} tokens ({meta['paragraphs']} </p>, "
-          f"{meta['documents']} </d>) train={meta['train']} valid={meta['valid']} "
-          f"test={meta['test']} vocab={meta['vocab_size']} shards={meta['shards']} "
-          f"-> {args.out}")
-    return 0
+    return npm_source.run_main(PROG, args, prepare, lambda meta: summary(meta, args.out))
 
 
 if __name__ == "__main__":

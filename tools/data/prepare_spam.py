@@ -270,15 +270,10 @@ def prepare(args):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
-        meta = prepare(args)
-    except PrepError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{PROG}: {meta['examples']} messages, train={meta['train']} "
-          f"test={meta['test']} spam={meta['spam_fraction']['all']:.3f} "
-          f"bits={meta['bits']} shards={meta['shards']} -> {args.out}")
-    return 0
+    return npm_source.run_main(PROG, args, prepare, lambda meta: (
+        f"{meta['examples']} messages, train={meta['train']} "
+        f"test={meta['test']} spam={meta['spam_fraction']['all']:.3f} "
+        f"bits={meta['bits']} shards={meta['shards']} -> {args.out}"))
 
 
 if __name__ == "__main__":

@@ -393,6 +393,15 @@ BatchStats NplmModel::Compute(const Dataset& data, int64_t begin, int64_t end,
   return stats;
 }
 
+std::vector<float> NplmModel::Logits(const Dataset& data, int64_t t,
+                                     const Params& params) const {
+  thread_local Workspace ws;
+  GatherContext(static_cast<const NplmDataset&>(data), t, t + 1,
+                Embeddings(params, options_.embedding_dim), options_, &ws.x);
+  Forward(ViewTables<Weights>(params, options_), options_.direct, &ws);
+  return std::vector<float>(ws.y.data(), ws.y.data() + ws.y.cols());
+}
+
 absl::StatusOr<std::unique_ptr<Model>> CreateNplmModel(const JobConfig& job) {
   PARAMD_ASSIGN_OR_RETURN(NplmOptions options, ParseOptions(job));
   options.skip_bad_lines = job.skip_bad_lines;

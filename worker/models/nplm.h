@@ -79,6 +79,12 @@ class NplmModel : public Model {
   BatchStats Compute(const Dataset& data, int64_t begin, int64_t end,
                      const Params& params, Params* grads) const override;
 
+  // The logits y over the vocabulary for example `t` of `data`: the scores
+  // of what comes at position t, from the n-1 tokens before it. REQUIRES:
+  // as Compute(), with 0 <= t < data.size().
+  std::vector<float> Logits(const Dataset& data, int64_t t,
+                            const Params& params) const;
+
   const NplmOptions& options() const { return options_; }
 
  private:

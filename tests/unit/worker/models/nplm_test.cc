@@ -314,6 +314,24 @@ TEST_F(NplmModelTest, SoftmaxIsStableForLargeLogits) {
   for (float g : grads.dense["b"]) EXPECT_TRUE(std::isfinite(g));
 }
 
+// Logits() is the forward pass of Compute(): the loss of each example is
+// -log softmax(Logits(t))[token t].
+TEST_F(NplmModelTest, LogitsGiveEachExamplesLoss) {
+  ASSERT_NO_FATAL_FAILURE(Read("logits", kTinyCorpus));
+  ParamRequest request;
+  const Params params = ParamsFor(0, data_->size(), &request);
+  const auto& nplm = static_cast<const NplmModel&>(*model_);
+  for (int64_t t = 0; t < data_->size(); ++t) {
+    const std::vector<float> y = nplm.Logits(*data_, t, params);
+    ASSERT_EQ(static_cast<int64_t>(y.size()), nplm.options().vocab_size);
+    double sum = 0;
+    for (float v : y) sum += std::exp(static_cast<double>(v));
+    const double loss = std::log(sum) - y[tokens()[t]];
+    const BatchStats one = model_->Compute(*data_, t, t + 1, params, nullptr);
+    EXPECT_NEAR(loss, one.loss_sum, 1e-4) << "example " << t;
+  }
+}
+
 TEST_F(NplmModelTest, NeedsListsSortedUniqueContextWords) {
   ASSERT_NO_FATAL_FAILURE(Read("needs", "5 3 5 6"));
   ParamRequest all;
