@@ -237,6 +237,15 @@ absl::StatusOr<v1::DataManifest> Partition(const PartitionOptions& options) {
   PARAMD_RETURN_IF_ERROR(CheckOptions(options));
   PARAMD_ASSIGN_OR_RETURN(const std::vector<std::string> files,
                           ExpandInputs(options.inputs));
+  for (const std::string& input : options.inputs) {
+    std::error_code error;
+    if (std::filesystem::equivalent(input, options.out_dir, error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--out=", options.out_dir,
+                       " is an input folder: its shards would "
+                       "be read as input next time; write them elsewhere"));
+    }
+  }
   std::error_code error;
   std::filesystem::create_directories(options.out_dir, error);
   if (error) {

@@ -302,6 +302,11 @@ TEST_F(PartitionerTest, BadOptionsAndInputsAreRefusedByName) {
        "missing.svm: no such file or folder"},
       {[&](PartitionOptions* o) { o->inputs = {Write("empty.svm", "\n\n")}; },
        "partition: no line records in the input"},
+      {[&](PartitionOptions* o) {
+         o->inputs = {dir_};
+         o->out_dir = dir_;
+       },
+       " is an input folder: its shards would be read as input next time"},
   };
   for (const Case& c : cases) {
     PartitionOptions options = Options({input}, 2);
