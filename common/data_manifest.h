@@ -1,5 +1,5 @@
-// The manifest of a partitioned data set (manifest.json beside its shards,
-// see proto/paramd/v1/manifest.proto): written by `paramctl partition`,
+// The manifest of a partitioned data set (paramd-manifest.json beside its
+// shards, see proto/paramd/v1/manifest.proto): written by `paramctl partition`,
 // checked by workers before they train a shard.
 #ifndef PARAMD_COMMON_DATA_MANIFEST_H_
 #define PARAMD_COMMON_DATA_MANIFEST_H_
@@ -14,15 +14,15 @@
 
 namespace paramd {
 
-inline constexpr char kManifestFile[] = "manifest.json";
+inline constexpr char kManifestFile[] = "paramd-manifest.json";
 
-// Writes `manifest` as dir/manifest.json, through a temporary file renamed
-// into place.
+// Writes `manifest` as dir/paramd-manifest.json, through a temporary file
+// renamed into place.
 absl::Status WriteManifest(const std::string& dir,
                            const paramd::v1::DataManifest& manifest);
 
-// Reads dir/manifest.json; nullopt if there is none. InvalidArgument naming
-// the file if it is not a manifest.
+// Reads dir/paramd-manifest.json; nullopt if there is none. InvalidArgument
+// naming the file if it is not a manifest.
 absl::StatusOr<std::optional<paramd::v1::DataManifest>> ReadManifest(
     const std::string& dir);
 

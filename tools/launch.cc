@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "common/checkpoint_file.h"
 #include "common/rpc_util.h"
 #include "common/small_file.h"
 #include "common/status_macros.h"
@@ -77,8 +78,10 @@ absl::Status WriteFile(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-// Writes run_dir/launch.yaml: the job's YAML and the trainers to start.
-absl::Status WriteRecord(const LaunchOptions& options) {
+// Writes run_dir/launch.yaml: the job's YAML, the trainers to start and
+// where the checkpoints go.
+absl::Status WriteRecord(const LaunchOptions& options,
+                         const std::string& checkpoint_dir) {
   std::error_code error;
   const std::string config =
       std::filesystem::absolute(options.cluster.config_path, error).string();
@@ -89,6 +92,8 @@ absl::Status WriteRecord(const LaunchOptions& options) {
   PARAMD_ASSIGN_OR_RETURN(
       text, SetYamlScalar(text, path, {"workers"},
                           absl::StrCat(options.cluster.num_workers)));
+  PARAMD_ASSIGN_OR_RETURN(
+      text, SetYamlScalar(text, path, {"checkpoint_dir"}, checkpoint_dir));
   return WriteFile(
       path, absl::StrCat("# paramctl launch --resume reads this.\n", text));
 }
@@ -161,10 +166,15 @@ absl::StatusOr<LaunchOptions> ResumeOptions(const std::string& run_dir) {
   options.resume = true;
   options.cluster.run_dir = run_dir;
   PARAMD_RETURN_IF_ERROR(YamlReader::ReadDocument(
-      *text, path, "a map with config and workers", [&](const YamlReader& r) {
-        PARAMD_RETURN_IF_ERROR(r.OnlyKeys({"config", "workers"}));
+      *text, path, "a map with config, workers and checkpoint_dir",
+      [&](const YamlReader& r) {
+        PARAMD_RETURN_IF_ERROR(
+            r.OnlyKeys({"config", "workers", "checkpoint_dir"}));
         PARAMD_RETURN_IF_ERROR(r.Require("config"));
+        PARAMD_RETURN_IF_ERROR(r.Require("checkpoint_dir"));
         PARAMD_RETURN_IF_ERROR(r.Get("config", &options.cluster.config_path));
+        PARAMD_RETURN_IF_ERROR(
+            r.Get("checkpoint_dir", &options.checkpoint_dir));
         return r.Get("workers", &options.cluster.num_workers);
       }));
   return options;
@@ -200,7 +210,22 @@ absl::Status Launch(const LaunchOptions& given) {
     cluster_options.coordinator_flags.push_back("--checkpoint_dir=" +
                                                 checkpoint_dir);
   }
-  if (!options.resume) PARAMD_RETURN_IF_ERROR(WriteRecord(options));
+  if (options.resume) {
+    if (checkpoint_dir != options.checkpoint_dir) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the run's checkpoints are in ", options.checkpoint_dir,
+                       ", but its YAML (", cluster_options.config_path,
+                       ") now puts them in ", checkpoint_dir,
+                       "; resuming would start over"));
+    }
+    if (ListNumberedFiles(checkpoint_dir, "coordinator-", ".ckpt").empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "nothing to resume: ", checkpoint_dir,
+          " holds no job progress (the run stopped before its first "
+          "checkpoint); start it again with paramctl launch ",
+          cluster_options.config_path));
+    }
+  }
   if (options.summary_path.empty()) {
     options.summary_path = run_dir + "/summary.json";
   }
@@ -209,6 +234,10 @@ absl::Status Launch(const LaunchOptions& given) {
   OnShutdownSignal(&stop, [] {});
   PARAMD_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
                           LocalCluster::Start(cluster_options));
+  // Only a run whose cluster started can be resumed.
+  if (!options.resume) {
+    PARAMD_RETURN_IF_ERROR(WriteRecord(options, checkpoint_dir));
+  }
   ProgressPrinter printer(options.progress_every);
   printer.Say(absl::StrCat(options.resume ? "resuming job '" : "job '",
                            job.name, "': coordinator at ",
@@ -273,8 +302,11 @@ absl::Status Launch(const LaunchOptions& given) {
   }
   RunFacts run;
   run.elapsed_s = absl::ToDoubleSeconds(absl::Now() - start);
-  run.examples_per_s = (status.examples() - first_examples.value_or(0)) /
-                       std::max(run.elapsed_s, 1e-3);
+  // A restarted coordinator may count from its last save: never negative.
+  const uint64_t trained =
+      status.examples() -
+      std::min<uint64_t>(status.examples(), first_examples.value_or(0));
+  run.examples_per_s = trained / std::max(run.elapsed_s, 1e-3);
   run.checkpoint_dir = checkpoint_dir;
   if (result.ok()) {
     const std::string model_dir = run_dir + "/model";
@@ -288,7 +320,7 @@ absl::Status Launch(const LaunchOptions& given) {
           absl::StrCat("the model could not be exported: ", exported.message(),
                        " (the checkpoints in ", checkpoint_dir, " hold it)"));
     }
-  } else if (!status.done()) {
+  } else if (!status.done() && status.failure().empty()) {
     printer.Say(
         absl::StrCat("stopped; to go on: paramctl launch --resume ", run_dir));
   }

@@ -15,8 +15,10 @@ namespace paramd {
 
 struct LaunchOptions {
   LocalClusterOptions cluster;
-  // Continue the run in cluster.run_dir from its checkpoints.
+  // Continue the run in cluster.run_dir from its checkpoints, which its
+  // record says are in `checkpoint_dir`.
   bool resume = false;
+  std::string checkpoint_dir;
   // Where the JSON summary goes; default run_dir/summary.json.
   std::string summary_path;
   // How often a progress line is printed; 0: redrawn in place every second
@@ -35,8 +37,10 @@ struct LaunchOptions {
 absl::Status Launch(const LaunchOptions& options);
 
 // The options to continue the run in `run_dir`, from the record its first
-// launch left there (launch.yaml). Fails with InvalidArgument if there is
-// none or it is damaged.
+// launch left there (launch.yaml) once its cluster had started. Fails with
+// InvalidArgument if there is none or it is damaged. Launch() then refuses
+// a run whose checkpoints are not where the record says or hold no job
+// progress yet: such a run would start over.
 absl::StatusOr<LaunchOptions> ResumeOptions(const std::string& run_dir);
 
 }  // namespace paramd

@@ -42,7 +42,7 @@
 
 ABSL_FLAG(int, workers, -1, "launch: trainers to start (default: YAML).");
 ABSL_FLAG(std::string, run_dir, "",
-          "launch: logs folder (default runs/JOB-TIME).");
+          "launch: the run folder (default runs/<UTC time>).");
 ABSL_FLAG(
     std::string, summary, "",
     "launch: write the JSON summary here (default RUN_DIR/summary.json).");
@@ -120,7 +120,11 @@ int RunLaunch(const std::string& config) {
   const std::string resume = absl::GetFlag(FLAGS_resume);
   if (config.empty() == resume.empty()) {
     return Report(absl::InvalidArgumentError(
-        "launch needs a CONFIG or --resume=RUN_DIR, not both"));
+        "launch needs a CONFIG or --resume=RUN_DIR (one of them)"));
+  }
+  if (!resume.empty() && !absl::GetFlag(FLAGS_run_dir).empty()) {
+    return Report(absl::InvalidArgumentError(
+        "--run_dir does not go with --resume: the run folder is RUN_DIR"));
   }
   paramd::LaunchOptions options;
   if (!resume.empty()) {

@@ -1,5 +1,7 @@
 #include "tools/partitioner.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +28,12 @@ constexpr char kDocumentEnd[] = "\f";
 
 bool Blank(absl::string_view line) {
   return absl::StripAsciiWhitespace(line).empty();
+}
+
+// A form feed alone on its line (spaces, tabs and a CR after it allowed).
+bool IsDocumentEnd(absl::string_view line) {
+  return absl::ConsumePrefix(&line, kDocumentEnd) &&
+         line.find_first_not_of(" \t\r") == absl::string_view::npos;
 }
 
 // The files `inputs` name, a folder standing for its files by name.
@@ -79,7 +87,7 @@ class RecordReader {
         return true;
       }
       const bool separator =
-          kind_ == "paragraph" ? Blank(line) : line == kDocumentEnd;
+          kind_ == "paragraph" ? Blank(line) : IsDocumentEnd(line);
       if (!separator) absl::StrAppend(record, line, "\n");
       // A record ends at its separator or with its file.
       if ((separator || at_end_of_file_) && !record->empty()) {
@@ -177,7 +185,8 @@ absl::Status CheckOptions(const PartitionOptions& o) {
 absl::StatusOr<absl::string_view> KeyOf(absl::string_view line, int column,
                                         char delimiter,
                                         const std::string& where) {
-  line = absl::StripTrailingAsciiWhitespace(line);
+  absl::ConsumeSuffix(&line, "\n");
+  absl::ConsumeSuffix(&line, "\r");
   int i = 0;
   for (absl::string_view cell : absl::StrSplit(line, delimiter)) {
     if (i++ == column) return cell;
@@ -208,10 +217,12 @@ uint64_t NextRandom(uint64_t* state) {
   return z ^ (z >> 31);
 }
 
-// Rewrites the shard at `path` with its records in a seeded random order.
+// Rewrites the shard at `path` with its records in a seeded random order;
+// `header` is the header line it starts with ("" for none).
 absl::Status ShuffleShard(const std::string& path, const PartitionOptions& o,
-                          uint64_t seed, ShardWriter* writer) {
-  RecordReader reader({path}, o.record, o.header);
+                          const std::string& header, uint64_t seed,
+                          ShardWriter* writer) {
+  RecordReader reader({path}, o.record, /*header=*/!header.empty());
   std::vector<std::string> records;
   for (std::string record; reader.Next(&record);) {
     records.push_back(std::move(record));
@@ -224,54 +235,53 @@ absl::Status ShuffleShard(const std::string& path, const PartitionOptions& o,
   writer->entry.Clear();
   writer->entry.set_file(file);
   writer->out.open(path, std::ios::binary | std::ios::trunc);
-  writer->Write(reader.header(), /*is_record=*/false);
+  writer->Write(header, /*is_record=*/false);
   for (const std::string& record : records) writer->Write(record, true);
   writer->out.close();
   if (!writer->out) return Errno("cannot write", path);
   return absl::OkStatus();
 }
 
-}  // namespace
+// Every shard file is open at once: lifts the soft limit on open files to
+// the hard one, or says what to do if even that is too low.
+absl::Status RaiseOpenFileLimit(int num_shards) {
+  constexpr rlim_t kSpare = 64;  // stdin/out/err, inputs, the manifest
+  struct rlimit limit = {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return absl::OkStatus();
+  const rlim_t needed = static_cast<rlim_t>(num_shards) + kSpare;
+  if (limit.rlim_cur >= needed) return absl::OkStatus();
+  if (limit.rlim_max < needed) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shards=", num_shards, " needs ", needed,
+                     " open files; this process may open ", limit.rlim_max,
+                     " (raise it with ulimit -n, or write fewer shards)"));
+  }
+  limit.rlim_cur = needed;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return Errno("cannot raise the open-file limit for", "--shards");
+  }
+  return absl::OkStatus();
+}
 
-absl::StatusOr<v1::DataManifest> Partition(const PartitionOptions& options) {
-  PARAMD_RETURN_IF_ERROR(CheckOptions(options));
-  PARAMD_ASSIGN_OR_RETURN(const std::vector<std::string> files,
-                          ExpandInputs(options.inputs));
-  for (const std::string& input : options.inputs) {
-    std::error_code error;
-    if (std::filesystem::equivalent(input, options.out_dir, error)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--out=", options.out_dir,
-                       " is an input folder: its shards would "
-                       "be read as input next time; write them elsewhere"));
-    }
+// Writes the shards of `files` into options.out_dir, each named in
+// manifest->shards() as soon as it is created.
+absl::Status WriteShards(const PartitionOptions& options,
+                         const std::vector<std::string>& files, uint64_t total,
+                         v1::DataManifest* manifest) {
+  for (const std::string& input : options.inputs) manifest->add_inputs(input);
+  manifest->set_record(options.record);
+  manifest->set_by(options.by);
+  if (options.by == "key") {
+    manifest->set_key_column(options.key_column);
+    manifest->set_delimiter(std::string(1, options.delimiter));
   }
-  std::error_code error;
-  std::filesystem::create_directories(options.out_dir, error);
-  if (error) {
-    return absl::InternalError(
-        absl::StrCat("cannot create ", options.out_dir, ": ", error.message()));
-  }
-  // "range" cuts by position: count first.
-  uint64_t total = 0;
-  if (options.by == "range") {
-    RecordReader counter(files, options.record, options.header);
-    for (std::string record; counter.Next(&record);) ++total;
-    PARAMD_RETURN_IF_ERROR(counter.status());
-  }
-  // An earlier partition's shards go, so no stale shard matches a glob.
-  PARAMD_ASSIGN_OR_RETURN(std::optional<v1::DataManifest> earlier,
-                          ReadManifest(options.out_dir));
-  if (earlier.has_value()) {
-    for (const v1::ShardManifestEntry& entry : earlier->shards()) {
-      std::filesystem::remove(options.out_dir + "/" + entry.file(), error);
-    }
-  }
+  manifest->set_shuffle_seed(options.shuffle_seed);
   const std::string extension =
       std::filesystem::path(files[0]).extension().string();
   std::vector<ShardWriter> shards(options.num_shards);
   for (int s = 0; s < options.num_shards; ++s) {
     shards[s].entry.set_file(absl::StrFormat("part-%05d%s", s, extension));
+    manifest->add_shards()->set_file(shards[s].entry.file());
     const std::string path = options.out_dir + "/" + shards[s].entry.file();
     shards[s].out.open(path, std::ios::binary | std::ios::trunc);
     if (!shards[s].out) return Errno("cannot create", path);
@@ -295,8 +305,10 @@ absl::StatusOr<v1::DataManifest> Partition(const PartitionOptions& options) {
     } else if (options.by == "round_robin") {
       shard = static_cast<int32_t>(index % options.num_shards);
     } else {
-      shard = static_cast<int32_t>(static_cast<unsigned __int128>(index) *
-                                   options.num_shards / total);
+      // min(): an input that grew since it was counted.
+      shard = static_cast<int32_t>(std::min<unsigned __int128>(
+          static_cast<unsigned __int128>(index) * options.num_shards / total,
+          options.num_shards - 1));
     }
     shards[shard].Write(record, /*is_record=*/true);
   }
@@ -305,15 +317,6 @@ absl::StatusOr<v1::DataManifest> Partition(const PartitionOptions& options) {
     return absl::InvalidArgumentError(absl::StrCat(
         "partition: no ", options.record, " records in the input"));
   }
-  v1::DataManifest manifest;
-  for (const std::string& input : options.inputs) manifest.add_inputs(input);
-  manifest.set_record(options.record);
-  manifest.set_by(options.by);
-  if (options.by == "key") {
-    manifest.set_key_column(options.key_column);
-    manifest.set_delimiter(std::string(1, options.delimiter));
-  }
-  manifest.set_shuffle_seed(options.shuffle_seed);
   for (int s = 0; s < options.num_shards; ++s) {
     ShardWriter& shard = shards[s];
     const std::string path = options.out_dir + "/" + shard.entry.file();
@@ -321,10 +324,60 @@ absl::StatusOr<v1::DataManifest> Partition(const PartitionOptions& options) {
     if (!shard.out) return Errno("cannot write", path);
     if (options.shuffle_seed != 0) {
       PARAMD_RETURN_IF_ERROR(ShuffleShard(
-          path, options, options.shuffle_seed ^ Fnv1a64(shard.entry.file()),
-          &shard));
+          path, options, reader.header(),
+          options.shuffle_seed ^ Fnv1a64(shard.entry.file()), &shard));
     }
-    *manifest.add_shards() = shard.entry;
+    *manifest->mutable_shards(s) = shard.entry;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<v1::DataManifest> Partition(const PartitionOptions& options) {
+  PARAMD_RETURN_IF_ERROR(CheckOptions(options));
+  PARAMD_ASSIGN_OR_RETURN(const std::vector<std::string> files,
+                          ExpandInputs(options.inputs));
+  for (const std::string& file : files) {
+    std::error_code error;
+    if (std::filesystem::equivalent(std::filesystem::path(file).parent_path(),
+                                    options.out_dir, error)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, " is in --out=", options.out_dir,
+          ": the shards would overwrite their input; write them elsewhere"));
+    }
+  }
+  std::error_code error;
+  std::filesystem::create_directories(options.out_dir, error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", options.out_dir, ": ", error.message()));
+  }
+  // "range" cuts by position: count first.
+  uint64_t total = 0;
+  if (options.by == "range") {
+    RecordReader counter(files, options.record, options.header);
+    for (std::string record; counter.Next(&record);) ++total;
+    PARAMD_RETURN_IF_ERROR(counter.status());
+  }
+  // An earlier partition's shards and manifest go first, so no stale shard
+  // matches a glob and no stale manifest describes a half-written set.
+  PARAMD_ASSIGN_OR_RETURN(std::optional<v1::DataManifest> earlier,
+                          ReadManifest(options.out_dir));
+  if (earlier.has_value()) {
+    for (const v1::ShardManifestEntry& entry : earlier->shards()) {
+      std::filesystem::remove(options.out_dir + "/" + entry.file(), error);
+    }
+    std::filesystem::remove(options.out_dir + "/" + kManifestFile, error);
+  }
+  PARAMD_RETURN_IF_ERROR(RaiseOpenFileLimit(options.num_shards));
+  v1::DataManifest manifest;
+  const absl::Status written = WriteShards(options, files, total, &manifest);
+  if (!written.ok()) {
+    for (const v1::ShardManifestEntry& entry : manifest.shards()) {
+      std::filesystem::remove(options.out_dir + "/" + entry.file(), error);
+    }
+    return written;
   }
   PARAMD_RETURN_IF_ERROR(WriteManifest(options.out_dir, manifest));
   return manifest;

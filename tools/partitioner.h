@@ -36,7 +36,7 @@ struct PartitionOptions {
 };
 
 // Writes out_dir/part-NNNNN<ext> (the first input's extension) and
-// out_dir/manifest.json, reading the inputs as a stream (twice for
+// out_dir/paramd-manifest.json, reading the inputs as a stream (twice for
 // "range"), and returns the manifest. Shard files of an earlier partition
 // into out_dir that its manifest lists are removed first. Fails with
 // InvalidArgument for bad options or a line without the key column (naming

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -37,9 +38,16 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   for (const std::string& arg : argv)
     args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
-    // Child: default signal handling, output to the log.
+    // Child: SIGTERM when this process dies (a daemon left running would
+    // keep writing the run's checkpoints under the next launch's cluster).
+    // Sent when the forking thread ends: only long-lived threads start
+    // processes.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(127);
+    // Default signal handling, output to the log.
     sigset_t none;
     sigemptyset(&none);
     pthread_sigmask(SIG_SETMASK, &none, nullptr);

@@ -19,7 +19,9 @@ namespace paramd {
 class Subprocess {
  public:
   // Runs argv[0] (a path) with `argv`, stdout and stderr appended to
-  // `log_path`. Fails if the program cannot be started.
+  // `log_path`; the process gets SIGTERM if the calling thread ends first
+  // (PR_SET_PDEATHSIG), so call it from a thread that outlives it. Fails if
+  // the program cannot be started.
   static absl::StatusOr<std::unique_ptr<Subprocess>> Start(
       const std::vector<std::string>& argv, const std::string& log_path);
 

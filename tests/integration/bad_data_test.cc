@@ -128,7 +128,7 @@ TEST(BadDataTest, AShardThatNoLongerMatchesItsManifestFails) {
   const v1::ShardFailure& failure = status->failed_shards(0);
   EXPECT_EQ(failure.shard(), 2);
   EXPECT_TRUE(absl::StrContains(
-      failure.error(), "part-00002.svm: does not match manifest.json ("))
+      failure.error(), "part-00002.svm: does not match paramd-manifest.json ("))
       << failure.error();
   for (const v1::EpochStatus& epoch : status->epochs_status()) {
     EXPECT_EQ(epoch.examples(), (kShards - 1) * 200u);

@@ -124,7 +124,7 @@ TEST(LaunchTest, AnInterruptedRunResumesFromItsFolder) {
   testing::WriteSeparableData(dir, /*num_shards=*/4, /*per_shard=*/2000,
                               /*eval_count=*/200, /*seed=*/6);
   std::string config = kConfig;
-  config.replace(config.find("epochs: 2"), 9, "epochs: 12");
+  config.replace(config.find("epochs: 2"), 9, "epochs: 20");
   testing::WriteFileOrDie(dir + "/job.yaml", config);
   const std::string run = dir + "/run";
   auto launch =
@@ -155,7 +155,7 @@ TEST(LaunchTest, AnInterruptedRunResumesFromItsFolder) {
       << output;
   EXPECT_NE(output.find("resuming job 'launch-logreg'"), std::string::npos)
       << output;
-  EXPECT_NE(output.find("100% | epoch 12/12 | shards 4/4 | "),
+  EXPECT_NE(output.find("100% | epoch 20/20 | shards 4/4 | "),
             std::string::npos)
       << output;
   // It went on from the servers' last checkpoint, not from the start.
@@ -165,11 +165,11 @@ TEST(LaunchTest, AnInterruptedRunResumesFromItsFolder) {
             std::string::npos)
       << log;
   EXPECT_GE(stopped_at, 2);
-  EXPECT_LT(stopped_at, 12);
+  EXPECT_LT(stopped_at, 20);
   // Exactly once per epoch, across the interruption.
   const std::string summary = testing::ReadFileOrEmpty(run + "/summary.json");
   EXPECT_NE(summary.find("\"done\": true"), std::string::npos) << summary;
-  for (int epoch = 1; epoch <= 12; ++epoch) {
+  for (int epoch = 1; epoch <= 20; ++epoch) {
     EXPECT_NE(summary.find("{\"epoch\": " + std::to_string(epoch) +
                            ", \"shards_completed\": 4, \"completions\": 4,"),
               std::string::npos)
@@ -200,22 +200,98 @@ TEST(LaunchTest, AnInterruptedRunResumesFromItsFolder) {
       << output;
 }
 
-TEST(LaunchTest, ResumeNeedsARunFolder) {
+// A killed paramctl does not leave its daemons running (they would keep
+// writing the run's checkpoints under the next launch's cluster).
+TEST(LaunchTest, AKilledLaunchStopsItsDaemons) {
+  const std::string dir = TestDir("launch-killed");
+  testing::WriteSeparableData(dir, /*num_shards=*/4, /*per_shard=*/2000,
+                              /*eval_count=*/200, /*seed=*/6);
+  std::string config = kConfig;
+  config.replace(config.find("epochs: 2"), 9, "epochs: 500");
+  testing::WriteFileOrDie(dir + "/job.yaml", config);
+  const std::string run = dir + "/run";
+  auto launch =
+      Subprocess::Start({std::string(PARAMD_BIN_DIR) + "/paramctl", "launch",
+                         dir + "/job.yaml", "--run_dir=" + run},
+                        dir + "/launch.log");
+  ASSERT_TRUE(launch.ok()) << launch.status();
+  const absl::Time give_up = absl::Now() + absl::Seconds(60);
+  while (LastCsvEpoch(run + "/metrics.csv") < 1 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_GE(LastCsvEpoch(run + "/metrics.csv"), 1);
+  (*launch)->Signal(SIGKILL);
+  EXPECT_EQ((*launch)->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  // Each daemon got SIGTERM: it logs its shutdown and exits.
+  const std::vector<std::pair<std::string, std::string>> ends = {
+      {"coordinator.log", "shutting down"},
+      {"ps0.log", "shutting down"},
+      {"ps1.log", "shutting down"},
+      {"trainer0.log", "exiting"},
+      {"trainer1.log", "exiting"}};
+  for (const auto& [log, line] : ends) {
+    const absl::Time until = absl::Now() + absl::Seconds(30);
+    while (testing::ReadFileOrEmpty(run + "/" + log).find(line) ==
+               std::string::npos &&
+           absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    EXPECT_NE(testing::ReadFileOrEmpty(run + "/" + log).find(line),
+              std::string::npos)
+        << log;
+  }
+}
+
+TEST(LaunchTest, ResumeNeedsARunThatCanGoOn) {
   const std::string dir = TestDir("launch-resume-bad");
   std::string output;
   EXPECT_EQ(
-      RunParamctl({"launch", "--resume=" + dir}, dir + "/out.log", &output), 2);
+      RunParamctl({"launch", "--resume=" + dir}, dir + "/none.log", &output),
+      2);
   EXPECT_NE(output.find(dir + " is not a run folder of paramctl launch"),
             std::string::npos)
       << output;
   testing::WriteFileOrDie(dir + "/launch.yaml", "config: [1\n");
   EXPECT_EQ(
-      RunParamctl({"launch", "--resume=" + dir}, dir + "/out.log", &output), 2);
+      RunParamctl({"launch", "--resume=" + dir}, dir + "/damaged.log", &output),
+      2);
   EXPECT_NE(output.find(dir + "/launch.yaml:"), std::string::npos) << output;
+  // A run that stopped before its first checkpoint would start over.
+  testing::WriteFileOrDie(dir + "/job.yaml", kConfig);
+  testing::WriteFileOrDie(dir + "/launch.yaml",
+                          "config: " + dir + "/job.yaml\nworkers: 1\n" +
+                              "checkpoint_dir: " + dir + "/checkpoints\n");
+  EXPECT_EQ(
+      RunParamctl({"launch", "--resume=" + dir}, dir + "/empty.log", &output),
+      2);
+  EXPECT_NE(output.find("nothing to resume: " + dir +
+                        "/checkpoints holds no job progress"),
+            std::string::npos)
+      << output;
+  // So would one whose YAML now checkpoints elsewhere.
+  testing::WriteFileOrDie(dir + "/launch.yaml",
+                          "config: " + dir + "/job.yaml\nworkers: 1\n" +
+                              "checkpoint_dir: /elsewhere\n");
+  EXPECT_EQ(
+      RunParamctl({"launch", "--resume=" + dir}, dir + "/moved.log", &output),
+      2);
+  EXPECT_NE(output.find("the run's checkpoints are in /elsewhere, but its "
+                        "YAML (" +
+                        dir + "/job.yaml) now puts them in " + dir +
+                        "/checkpoints; resuming would start over"),
+            std::string::npos)
+      << output;
   EXPECT_EQ(RunParamctl({"launch", dir + "/job.yaml", "--resume=" + dir},
-                        dir + "/out.log", &output),
+                        dir + "/both.log", &output),
             2);
-  EXPECT_NE(output.find("launch needs a CONFIG or --resume=RUN_DIR, not both"),
+  EXPECT_NE(output.find("launch needs a CONFIG or --resume=RUN_DIR (one of "
+                        "them)"),
+            std::string::npos)
+      << output;
+  EXPECT_EQ(RunParamctl({"launch", "--resume=" + dir, "--run_dir=x"},
+                        dir + "/run-dir.log", &output),
+            2);
+  EXPECT_NE(output.find("--run_dir does not go with --resume"),
             std::string::npos)
       << output;
 }
@@ -240,7 +316,7 @@ TEST(PartitionCommandTest, SplitsATsvByKeyAndRefusesBadFlags) {
                         "|" +
                         testing::ReadFileOrEmpty(dir + "/out/part-00001.tsv");
   EXPECT_TRUE(a.find("a\t1\na\t3\n") != std::string::npos) << a;
-  EXPECT_TRUE(std::filesystem::exists(dir + "/out/manifest.json"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out/paramd-manifest.json"));
   EXPECT_EQ(RunParamctl({"partition", "--out=" + dir + "/out", "--shards=2",
                          "--delimiter=ab", dir + "/rows.tsv"},
                         dir + "/bad.log", &output),

@@ -128,8 +128,8 @@ def read_corpus(source, lowercase):
     stream, documents = [], 0
     for path in source_files(source):
         try:
-            with open(path, encoding="utf-8", errors="strict") as fh:
-                text = fh.read()
+            with open(path, encoding="utf-8-sig", errors="strict") as fh:
+                text = fh.read()  # utf-8-sig: a leading byte-order mark goes
         except UnicodeDecodeError as exc:
             raise PrepError(f"{path}: not UTF-8 text (byte {exc.start})") from None
         for document in documents_of(text):

@@ -209,6 +209,54 @@ TEST_F(PartitionerTest, AHeaderGoesToEveryShardAndIsNoRecord) {
   EXPECT_EQ(manifest->shards(0).records(), 2u);
 }
 
+TEST_F(PartitionerTest, AShuffledShardKeepsItsHeaderAndEveryRecord) {
+  PartitionOptions options = Options({Write("a.csv", "id,x\n" + Lines(30))}, 2);
+  options.header = true;
+  options.shuffle_seed = 3;
+  auto manifest = Partition(options);
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  const std::vector<std::string> shards = Shards(*manifest, options.out_dir);
+  uint64_t records = 0;
+  for (int s = 0; s < 2; ++s) {
+    EXPECT_EQ(shards[s].rfind("id,x\n", 0), 0u) << shards[s];
+    records += manifest->shards(s).records();
+    EXPECT_EQ(manifest->shards(s).records(),
+              SortedLines({shards[s]}).size() - 1);  // the header
+  }
+  EXPECT_EQ(records, 30u);
+}
+
+TEST_F(PartitionerTest, CrlfFilesAndEmptyLastColumns) {
+  PartitionOptions options =
+      Options({Write("d.txt", "one\r\n\f\r\ntwo\r\n")}, 1, "crlf");
+  options.record = "document";
+  auto documents = Partition(options);
+  ASSERT_TRUE(documents.ok()) << documents.status();
+  EXPECT_EQ(documents->shards(0).records(), 2u);
+  options = Options({Write("e.tsv", "a\t\nb\tx\n")}, 2, "empty");
+  options.by = "key";
+  options.key_column = 1;
+  options.delimiter = '\t';
+  auto keyed = Partition(options);
+  EXPECT_TRUE(keyed.ok()) << keyed.status();  // "" is a key
+}
+
+TEST_F(PartitionerTest, ManyShardsRaiseTheOpenFileLimit) {
+  auto manifest = Partition(Options({Write("a.svm", Lines(100))}, 1500));
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  EXPECT_EQ(manifest->shards_size(), 1500);
+}
+
+TEST_F(PartitionerTest, AFailedRunLeavesNoShardsAndNoManifest) {
+  const std::string input = Write("rows.csv", "a,1\nb,2\n");
+  ASSERT_TRUE(Partition(Options({input}, 2)).ok());
+  PartitionOptions options = Options({Write("bad.csv", "a,1\nb\n")}, 2);
+  options.by = "key";
+  options.key_column = 1;
+  EXPECT_FALSE(Partition(options).ok());
+  EXPECT_TRUE(std::filesystem::is_empty(dir_ + "/out"));
+}
+
 TEST_F(PartitionerTest, ShuffleIsSeededAndTheManifestMatchesTheFiles) {
   const std::string input = Write("a.svm", Lines(300));
   PartitionOptions options = Options({input}, 2, "s1");
@@ -250,14 +298,14 @@ TEST_F(PartitionerTest, AChangedShardFailsItsCheck) {
   std::ofstream(path, std::ios::binary) << text;
   const absl::Status changed = CheckAgainstManifest(path);
   EXPECT_EQ(changed.code(), absl::StatusCode::kDataLoss);
-  EXPECT_TRUE(absl::StrContains(changed.message(),
-                                path + ": does not match manifest.json ("))
+  EXPECT_TRUE(absl::StrContains(
+      changed.message(), path + ": does not match paramd-manifest.json ("))
       << changed;
   EXPECT_TRUE(absl::StrContains(changed.message(), "changed after it was"));
   // Files the manifest does not list, and folders without one, pass.
   EXPECT_TRUE(CheckAgainstManifest(Write("out/extra.svm", "1 2:1\n")).ok());
   EXPECT_TRUE(CheckAgainstManifest(dir_ + "/a.svm").ok());
-  Write("out/manifest.json", "{\"shards\": 3}");
+  Write("out/paramd-manifest.json", "{\"shards\": 3}");
   EXPECT_EQ(CheckAgainstManifest(path).code(),
             absl::StatusCode::kInvalidArgument);
 }
@@ -302,11 +350,9 @@ TEST_F(PartitionerTest, BadOptionsAndInputsAreRefusedByName) {
        "missing.svm: no such file or folder"},
       {[&](PartitionOptions* o) { o->inputs = {Write("empty.svm", "\n\n")}; },
        "partition: no line records in the input"},
-      {[&](PartitionOptions* o) {
-         o->inputs = {dir_};
-         o->out_dir = dir_;
-       },
-       " is an input folder: its shards would be read as input next time"},
+      {[&](PartitionOptions* o) { o->out_dir = dir_; },
+       "a.svm is in --out=" + dir_ +
+           ": the shards would overwrite their input"},
   };
   for (const Case& c : cases) {
     PartitionOptions options = Options({input}, 2);
