@@ -36,7 +36,7 @@ using ::paramd::testing::WriteFileOrDie;
 namespace v1 = ::paramd::v1;
 
 constexpr char kConfig[] = R"(
-job: {name: secure, consistency: asp, epochs: 2, batch_size: 16,
+job: {name: secure, consistency: asp, epochs: 8, batch_size: 16,
       heartbeat_interval_s: 0.5}
 cluster: {num_servers: 2}
 data: {train: $DIR/train-*.svm}
