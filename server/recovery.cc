@@ -42,7 +42,12 @@ Recovery::Recovery(const JobConfig& job, int32_t num_shards)
 void Recovery::ServerStarted(int32_t shard, bool progress) {
   Server& server = servers_[shard];
   server = Server();
-  const bool others_moved = max_version() > 0;
+  // A restarted coordinator hears the other servers' versions only from
+  // their next heartbeats; a checkpoint past version 0 says they moved too.
+  bool others_moved = max_version() > 0;
+  for (const paramd::v1::CheckpointRecord& record : records_) {
+    for (int64_t v : record.versions()) others_moved = others_moved || v > 0;
+  }
   if (progress || others_moved || generation_ > 0) {
     rollback_due_ = true;
     LogWarning(absl::StrCat("server of shard ", shard,

@@ -37,8 +37,9 @@ class Recovery {
   Recovery(const JobConfig& job, int32_t num_shards);
 
   // A server process started on `shard`. If the job already made progress
-  // (`progress`, or another server is past version 0) the cluster must roll
-  // back, once every shard has reported the checkpoints it holds.
+  // (`progress`, another server is past version 0, or a checkpoint is) the
+  // cluster must roll back, once every shard has reported the checkpoints
+  // it holds.
   void ServerStarted(int32_t shard, bool progress);
 
   // A server's heartbeat.

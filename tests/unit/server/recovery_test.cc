@@ -280,6 +280,39 @@ TEST(RecoveryTest, SavedStateSurvivesARestart) {
   EXPECT_EQ(response.restore_version(), 8);
 }
 
+// The coordinator and a server restart together before any shard is done:
+// the server registers before the others' first heartbeats, but the saved
+// checkpoint says the job had moved, so the cluster rolls back to it (a
+// server at version 0 beside one at 416 would stall every bsp round).
+TEST(RecoveryTest, AServerRestartedWithTheCoordinatorRollsBack) {
+  Recovery before(Job(Consistency::kBsp), 2);
+  before.Report(Report(0, 388, {}), T(0));
+  before.Report(Report(1, 388, {}), T(0));
+  absl::StatusOr<v1::CheckpointOrder> order = before.Order(T(0), 0);
+  ASSERT_TRUE(order.ok());
+  for (int32_t shard : {0, 1}) {
+    v1::ServerHeartbeatRequest wrote = Report(shard, 390, {388});
+    wrote.set_checkpoint_id(order->id());
+    wrote.set_checkpoint_version(388);
+    before.Report(wrote, T(1));
+  }
+  ASSERT_TRUE(before.MaybeFinish(T(1)).has_value());
+  v1::CoordinatorState state;
+  before.Save(&state);
+
+  Recovery after(Job(Consistency::kBsp), 2);
+  after.Restore(state);
+  after.ServerStarted(0, /*progress=*/false);
+  v1::ServerHeartbeatResponse held;
+  after.FillResponse(0, &held);
+  EXPECT_TRUE(held.hold());
+  after.Report(Report(0, 0, {388}), T(2));
+  after.Report(Report(1, 416, {388}), T(2));
+  std::optional<Rollback> rollback = after.MaybeRollBack();
+  ASSERT_TRUE(rollback.has_value());
+  EXPECT_EQ(rollback->versions, (std::vector<int64_t>{388, 388}));
+}
+
 TEST(RecoveryTest, OrdersByTimeAndBySteps) {
   JobConfig job = Job(Consistency::kBsp);
   job.checkpoint.every_s = 10;
