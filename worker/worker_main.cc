@@ -17,6 +17,7 @@
 #include "worker/models/model.h"
 #include "worker/ps_client.h"
 #include "worker/trainer.h"
+#include "worker/worker_metrics.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7000",
           "Address (host:port) of the coordinator.");
@@ -56,11 +57,14 @@ int main(int argc, char** argv) {
       !secured.ok()) {
     return Fail(secured);
   }
+  const std::string role = absl::GetFlag(FLAGS_role);
+  // A trainer's counters read 0 from the first scrape, not only after its
+  // first step, so rate() has a first sample.
+  if (role != "evaluator") paramd::WorkerMetrics::Get();
   if (absl::Status serving = paramd::ServeMetricsFromFlags(); !serving.ok()) {
     return Fail(serving);
   }
   openblas_set_num_threads(absl::GetFlag(FLAGS_blas_threads));
-  const std::string role = absl::GetFlag(FLAGS_role);
   paramd::SetLogTag(role + "/?");
   // A health service only: SERVING once registered, until it stops.
   int port = 0;

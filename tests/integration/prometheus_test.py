@@ -155,11 +155,11 @@ class PrometheusTest(unittest.TestCase):
                     self.page(name)), 30)
             for metric in metrics:
                 self.assertIn(metric, exported_names(page), name)
-        pushes = re.search(
+        # The trainer's counters are there from its start; pushes follow.
+        pushes = wait_for("a push counted by ps0", lambda: re.search(
             r'paramd_rpc_server_handled_total\{code="OK",'
             r'method="/paramd.v1.ParameterServer/Push"\} (\S+)',
-            self.page("ps0"))
-        self.assertIsNotNone(pushes, self.page("ps0"))
+            self.page("ps0")), 30)
         self.assertGreater(float(pushes.group(1)), 0)
         phases = re.findall(r'paramd_worker_step_seconds_total\{phase="(\w+)"\}',
                             self.page("trainer0"))
