@@ -44,6 +44,9 @@ bool Finished(const LocalCluster& cluster, const v1::GetStatusResponse& s) {
 // trainers while training, the evaluator while its final report is due.
 bool Stalled(const LocalCluster& cluster, const v1::GetStatusResponse& s) {
   if (!s.done()) {
+    // With --workers=0 the trainers run elsewhere (Python ones, say): the
+    // coordinator watches them, and status says when none is left.
+    if (cluster.trainers().empty()) return false;
     for (Subprocess* trainer : cluster.trainers()) {
       if (!trainer->Poll()) return false;
     }
@@ -244,6 +247,12 @@ absl::Status Launch(const LaunchOptions& given) {
                            cluster->coordinator_address(), ", ",
                            cluster->servers().size(), " servers, logs in ",
                            run_dir, "\ncheckpoints in ", checkpoint_dir));
+  if (cluster->trainers().empty()) {
+    printer.Say(
+        absl::StrCat("no trainers started here: start yours with "
+                     "--coordinator=",
+                     cluster->coordinator_address()));
+  }
   CoordinatorClient client(cluster->coordinator_address(), &stop);
   MetricsLog metrics;
   const std::string csv = run_dir + "/metrics.csv";

@@ -19,6 +19,7 @@ namespace {
 using ::paramd::testing::TestCluster;
 using ::paramd::testing::TestClusterOptions;
 
+// Before tests/testdata/brown-slice-nplm.yaml.
 constexpr char kConfig[] = R"(
 job:
   name: brown-slice-nplm
@@ -33,16 +34,6 @@ data:
   train: $DIR/brown/train-*.ids
   eval: $DIR/brown/valid.ids
   test: $DIR/brown/test.ids
-model: {type: nplm, order: 3, embedding_dim: 16, hidden: 24, vocab_size: V,
-        direct: 1, pad_id: PAD}
-optimizer: {kind: adagrad, learning_rate: 0.1, initial_accumulator: 0.1}
-tables:
-  - {name: C, type: sparse, width: 16, init: {kind: uniform, scale: 0.1}}
-  - {name: H, type: dense, shape: [24, 32], init: {kind: uniform, scale: 0.1}}
-  - {name: d, type: dense, shape: [24]}
-  - {name: U, type: dense, shape: [V, 24], init: {kind: uniform, scale: 0.1}}
-  - {name: b, type: dense, shape: [V]}
-  - {name: W, type: dense, shape: [V, 32], init: {kind: uniform, scale: 0.1}}
 )";
 
 // The value of "key": N in the prepared data's meta.json.
@@ -76,11 +67,14 @@ TEST(TrainNplmTest, ValidationPerplexityFallsFarBelowUniform) {
   ASSERT_GE(pad, 0);
 
   TestClusterOptions options;
-  options.config_yaml =
-      absl::StrReplaceAll(kConfig, {{"V,", absl::StrCat(vocab, ",")},
-                                    {"[V]", absl::StrCat("[", vocab, "]")},
-                                    {"PAD", absl::StrCat(pad)},
-                                    {"$DIR/brown", data}});
+  options.config_yaml = absl::StrReplaceAll(
+      absl::StrCat(kConfig, ReadFile(absl::StrCat(
+                                PARAMD_SOURCE_DIR,
+                                "/tests/testdata/brown-slice-nplm.yaml"))),
+      {{"V,", absl::StrCat(vocab, ",")},
+       {"[V]", absl::StrCat("[", vocab, "]")},
+       {"PAD", absl::StrCat(pad)},
+       {"$DIR/brown", data}});
   options.num_workers = 2;
   options.evaluator = true;
   auto cluster = TestCluster::Start(options);
