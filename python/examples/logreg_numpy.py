@@ -17,10 +17,11 @@ from paramd.cli import main
 
 class Logreg:
     def __init__(self, job, flags):
-        pass
+        self.skip_bad_lines = job.skip_bad_lines
 
     def read(self, path):
-        """LIBSVM lines: "label idx:val ...", label 0/1 or -1/+1."""
+        """LIBSVM lines: "label idx:val ...", label 0/1 or -1/+1, idx below
+        2^64, val finite."""
         examples = []
         with open(path, errors="replace") as f:
             for number, line in enumerate(f, 1):
@@ -28,16 +29,27 @@ class Logreg:
                 if not fields or fields[0].startswith("#"):
                     continue
                 try:
-                    label = float(fields[0])
-                    pairs = [item.split(":") for item in fields[1:]]
-                    keys = np.array([int(k) for k, _ in pairs], np.uint64)
-                    values = np.array([float(v) for _, v in pairs])
-                    if label not in (0, 1, -1):
-                        raise ValueError("label %r" % fields[0])
+                    examples.append(self.parse(fields))
                 except ValueError as error:
-                    raise ValueError("%s:%d: %s" % (path, number, error))
-                examples.append((float(label == 1), keys, values))
+                    if not self.skip_bad_lines:
+                        raise ValueError("%s:%d: %s" % (path, number, error))
         return examples
+
+    @staticmethod
+    def parse(fields):
+        label = float(fields[0])
+        if label not in (0, 1, -1):
+            raise ValueError("label %r is not 0, 1, -1 or +1" % fields[0])
+        pairs = [item.split(":") for item in fields[1:]]
+        if any(len(pair) != 2 or not pair[0].isdigit() or
+               int(pair[0]) >= 2**64 for pair in pairs):
+            raise ValueError("a feature is not index:value with an index "
+                             "below 2^64")
+        values = np.array([float(v) for _, v in pairs])
+        if not np.isfinite(values).all():
+            raise ValueError("a feature value is not finite")
+        keys = np.array([int(k) for k, _ in pairs], np.uint64)
+        return float(label == 1), keys, values
 
     def needs(self, batch):
         return {"bias": None, "w": np.concatenate([k for _, k, _ in batch])}

@@ -25,19 +25,23 @@ class Nplm:
         self.vocab = int(p["vocab_size"])
         self.pad = int(p.get("pad_id", 0))
         self.dense = ["H", "d", "U", "b"] + (["W"] if p.get("direct") else [])
+        self.skip_bad_lines = job.skip_bad_lines
         torch.set_num_threads(flags.threads)
 
     def read(self, path):
         """Whitespace-separated token ids; example t is (the n-1 ids before
         token t, padded at the start of the file, then token t)."""
         tokens = []
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             for number, line in enumerate(f, 1):
                 ids = line.split()
-                if not all(i.isdigit() and int(i) < self.vocab for i in ids):
+                if all(i.isdigit() and int(i) < self.vocab for i in ids):
+                    tokens.extend(int(i) for i in ids)
+                elif not self.skip_bad_lines:
                     raise ValueError("%s:%d: not a token id below %d" %
                                      (path, number, self.vocab))
-                tokens.extend(int(i) for i in ids)
+        if not tokens:
+            return np.empty((0, self.n), np.int64)
         padded = np.concatenate(
             [np.full(self.n - 1, self.pad, np.int64), tokens]).astype(np.int64)
         return np.lib.stride_tricks.sliding_window_view(padded, self.n)

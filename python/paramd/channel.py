@@ -80,8 +80,6 @@ def make_channel(address, security=None):
         ("grpc.min_reconnect_backoff_ms", 100),
         ("grpc.max_reconnect_backoff_ms", 1000),
         ("grpc.initial_reconnect_backoff_ms", 100),
-        # Each daemon its own connection, as the C++ clients have.
-        ("grpc.use_local_subchannel_pool", 1),
     ]
     if security is None or not security.tls_ca:
         return grpc.insecure_channel(address, options=options)

@@ -42,6 +42,8 @@ def main(make_model, description, argv=None, add_flags=None):
         train(lambda job: make_model(job, flags), flags.coordinator,
               security, stop)
     except (RpcError, ValueError, OSError) as error:
+        if stop.is_set():
+            return 0  # stopped while still registering: nothing to report
         logging.getLogger("paramd").error("%s", error)
         return 1
     return 0

@@ -18,6 +18,9 @@ log = logging.getLogger("paramd")
 
 _RPC_TIMEOUT_S = 5.0
 _RETRY_BUDGET_S = 60.0
+# Registration waits for the cluster as long as it takes, saying so this
+# often.
+_REGISTER_BUDGET_S = 10.0
 
 
 class ClusterView:
@@ -79,11 +82,11 @@ class CoordinatorClient:
         self._stop = stop
         self._acquire_calls = 0
 
-    def _call(self, method, request):
+    def _call(self, method, request, budget_s=_RETRY_BUDGET_S):
         return call_with_retries(
             lambda: method(request, timeout=_RPC_TIMEOUT_S,
                            metadata=self._metadata),
-            _RETRY_BUDGET_S, self._stop.is_set)
+            budget_s, self._stop.is_set)
 
     def register(self, host, role, old_id=0, held=None):
         """Registers (again, with `old_id` and the lease `held`, after the
@@ -96,10 +99,12 @@ class CoordinatorClient:
             request.held.CopyFrom(held)
         while True:
             try:
-                return self._call(self._stub.RegisterWorker, request)
+                return self._call(self._stub.RegisterWorker, request,
+                                  _REGISTER_BUDGET_S)
             except RpcError as error:
                 if error.code not in RETRYABLE or self._stop.is_set():
                     raise
+                log.warning("cannot register yet (%s); trying again", error)
 
     def acquire(self, worker_id):
         self._acquire_calls += 1

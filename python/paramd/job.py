@@ -31,6 +31,7 @@ class Job:
     heartbeat_interval_s: float
     model_type: str
     model_params: dict
+    skip_bad_lines: bool  # data.bad_lines: skip (else the shard fails)
     tables: dict  # name -> Table, in YAML order
     text: str     # the YAML itself
 
@@ -55,5 +56,6 @@ class Job:
             heartbeat_interval_s=float(job.get("heartbeat_interval_s", 1)),
             model_type=str(model.pop("type", "")),
             model_params=model,
+            skip_bad_lines=(doc.get("data") or {}).get("bad_lines") == "skip",
             tables=tables,
             text=text)

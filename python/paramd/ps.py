@@ -36,10 +36,13 @@ class PsClient:
     """Pulls and pushes for one worker in one cluster generation. `servers`
     are indexed by shard. Each call gets `rpc_timeout_s`; failures in
     channel.RETRYABLE are retried per shard with backoff for up to
-    `retry_budget_s`, or until `cancelled()` says to give up."""
+    `retry_budget_s`, or until `cancelled()` says to give up.
+    `channel_for(address)` gives the channel to a server (default: a new
+    one)."""
 
     def __init__(self, job, servers, worker_id, generation, security=None,
-                 rpc_timeout_s=30.0, retry_budget_s=120.0, cancelled=None):
+                 rpc_timeout_s=30.0, retry_budget_s=120.0, cancelled=None,
+                 channel_for=None):
         self._job = job
         self._n = len(servers)
         self._worker_id = worker_id
@@ -49,9 +52,11 @@ class PsClient:
         self._cancelled = cancelled or (lambda: False)
         self._stubs = []
         self._metadata = []
+        channel_for = channel_for or (
+            lambda address: make_channel(address, security))
         for address in servers:
-            self._stubs.append(ps_pb2_grpc.ParameterServerStub(
-                make_channel(address, security)))
+            self._stubs.append(
+                ps_pb2_grpc.ParameterServerStub(channel_for(address)))
             self._metadata.append(
                 security.metadata(address) if security else ())
 

@@ -4,8 +4,10 @@ repeat until the job ends. A model is three methods:
 
     read(path)           the examples of one shard file: a numpy array (or
                          a list) indexed by example. Raise ValueError for
-                         bad data: the shard is reported failed and the
-                         worker goes on.
+                         bad data (or skip bad lines if job.skip_bad_lines):
+                         the shard is reported failed and the worker goes
+                         on. The file is checked against its folder's
+                         paramd-manifest.json first, as C++ workers do.
     needs(batch)         what a batch reads: {table: None} for a whole dense
                          table, {table: keys} for rows of a sparse one.
     step(batch, params)  the batch's gradients of its MEAN loss and the SUM
@@ -26,10 +28,12 @@ import time
 import grpc
 import numpy as np
 
-from paramd.channel import RpcError
+from paramd.channel import RpcError, make_channel
 from paramd.coordinator import ClusterView, CoordinatorClient
 from paramd.job import Job
+from paramd.manifest import check_against_manifest
 from paramd.ps import PsClient
+from paramd.shuffle import shard_order
 from paramd.v1 import coordinator_pb2 as pb
 
 log = logging.getLogger("paramd")
@@ -74,6 +78,7 @@ class Trainer:
         self._stop = stop or threading.Event()
         self._timeout = rpc_timeout_s
         self._budget = retry_budget_s
+        self._address = coordinator
         self._coordinator = CoordinatorClient(coordinator, self._stop,
                                               security)
         self._host = "%s:%d" % (socket.gethostname(), os.getpid())
@@ -83,6 +88,7 @@ class Trainer:
         self._clock = 0
         self._ps = None
         self._in_barrier = False
+        self._channels = {}  # server address -> channel, across leases
         self.job = None
         self.view = None
 
@@ -100,9 +106,13 @@ class Trainer:
         self.view = ClusterView(registration.worker_id,
                                 registration.servers)
         log.info("registered as trainer %d", self.view.worker_id)
+        # The heartbeats' own client and stop: they outlive the loop by one
+        # last beat, and a re-registration they started ends with them.
         beats_stop = threading.Event()
+        beats_client = CoordinatorClient(self._address, beats_stop,
+                                         self._security)
         beats = threading.Thread(
-            target=self._coordinator.run_heartbeats, daemon=True,
+            target=beats_client.run_heartbeats, daemon=True,
             args=(self.view, self.job.heartbeat_interval_s, self.progress,
                   self._host, "trainer", beats_stop))
         beats.start()
@@ -135,6 +145,11 @@ class Trainer:
             time.sleep(_WAIT_POLL_S)
         self._leave_barrier()
 
+    def _channel(self, address):
+        if address not in self._channels:
+            self._channels[address] = make_channel(address, self._security)
+        return self._channels[address]
+
     def _leave_barrier(self):
         if not self._in_barrier or self._ps is None:
             return
@@ -152,25 +167,28 @@ class Trainer:
                  lease.shard, lease.path)
         self.view.held = lease  # heartbeats renew it while the shard is read
         try:
+            check_against_manifest(lease.path)
             data = model.read(lease.path)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, OverflowError) as error:
             self.view.held = None
             self._fail_shard(lease, error)
             return
         order = np.arange(len(data))
         if self.job.shuffle:  # the same order whichever worker trains it
-            order = np.random.default_rng(
-                (lease.epoch << 32) ^ lease.shard).permutation(len(data))
+            order = shard_order(lease.epoch, lease.shard, len(data))
         revoked = lambda: self.view.revoked(lease, granted)
         self._ps = PsClient(
             self.job, list(grant.servers), me, lease.generation,
             self._security, self._timeout, self._budget,
-            cancelled=lambda: self._stop.is_set() or revoked())
+            cancelled=lambda: self._stop.is_set() or revoked(),
+            channel_for=self._channel)
         examples, loss_sum = 0, 0.0
         error = None
+        stopped = False  # mid-shard: what was pushed stays, the rest waits
         try:
             for begin in range(0, len(order), self.job.batch_size):
                 if self._stop.is_set():
+                    stopped = True
                     break
                 if revoked():
                     raise _LeaseLost()
@@ -181,12 +199,14 @@ class Trainer:
             error = RpcError(grpc.StatusCode.ABORTED, "the lease was revoked")
         except RpcError as failure:
             error = failure
-        if error is None and not self._stop.is_set():
+        if error is None and not stopped:
+            # Trained whole, even if stopping now: completed, not released,
+            # so no other worker applies it again.
             error = self._complete(lease, granted, examples, loss_sum)
         self.view.held = None
-        if error is None and not self._stop.is_set():
+        if error is None and not stopped:
             return
-        if error is None:  # stopped mid-shard
+        if error is None:
             self._release(lease)
             return
         if not _loses_lease_only(error.code):

@@ -6,13 +6,16 @@ bad data reported rather than fatal."""
 import importlib.util
 import os
 import re
+import subprocess
 
 import numpy as np
 import pytest
 
-from conftest import SOURCE, cpp_trainer, python_trainer
+from conftest import BUILD, SOURCE, cpp_trainer, python_trainer
 
 import paramd
+import paramd.manifest
+from paramd.shuffle import shard_order
 
 NPLM = """
 job: {name: py-nplm, consistency: bsp, epochs: EPOCHS, batch_size: 32,
@@ -43,6 +46,20 @@ def test_jump_hash_places_keys_where_cpp_does():
     # Vectorised, over one shard count: the same answers.
     eights = cases[cases[:, 1] == 8]
     assert (paramd.jump_hash(eights[:, 0], 8) == eights[:, 2]).all()
+
+
+def test_shards_are_shuffled_as_the_cpp_worker_shuffles_them():
+    cases = 0
+    with open(os.path.join(SOURCE, "tests", "testdata",
+                           "shuffle_cases.tsv")) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            epoch, shard, count, order = line.rstrip("\n").split("\t")
+            assert shard_order(int(epoch), int(shard), int(count)).tolist() \
+                == [int(i) for i in order.split()], line[:40]
+            cases += 1
+    assert cases >= 8
 
 
 def test_dense_ranges_tile_a_table():
@@ -143,12 +160,99 @@ def test_numpy_logreg_on_sparse_rows_under_asp(folder, launch):
     assert all(e["shards_completed"] == 5 for e in summary["epochs"])
 
 
-def test_a_model_error_names_the_file_and_line(tmp_path):
+def load_example(name):
     spec = importlib.util.spec_from_file_location(
-        "logreg_numpy", python_trainer("logreg_numpy.py")[1])
+        name, python_trainer(name + ".py")[1])
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_examples_name_bad_lines_or_skip_them(tmp_path):
+    logreg = load_example("logreg_numpy")
     bad = tmp_path / "bad.svm"
-    bad.write_text("1 3:1\n1 x:1\n")
+    bad.write_text("1 3:1\n1 x:1\n0 4:nan\n1 %d:1\n-1 5:2\n" % 2**64)
+    fail = paramd.Job.parse("data: {bad_lines: fail}")
     with pytest.raises(ValueError, match=r"bad.svm:2"):
-        module.Logreg(None, None).read(str(bad))
+        logreg.Logreg(fail, None).read(str(bad))
+    skip = paramd.Job.parse("data: {bad_lines: skip}")
+    kept = logreg.Logreg(skip, None).read(str(bad))
+    assert [(label, list(keys)) for label, keys, _ in kept] == [
+        (1.0, [3]), (0.0, [5])]
+
+    nplm = load_example("nplm_torch")
+    job = paramd.Job.parse("model: {type: nplm, order: 3, vocab_size: 10, "
+                           "pad_id: 9}\ndata: {bad_lines: skip}")
+    flags = type("Flags", (), {"threads": 1})
+    ids = tmp_path / "ids"
+    ids.write_text("1 2\n3 x\n\n4\n")
+    assert nplm.Nplm(job, flags).read(str(ids)).tolist() == [
+        [9, 9, 1], [9, 1, 2], [1, 2, 4]]
+    ids.write_text("")
+    assert nplm.Nplm(job, flags).read(str(ids)).shape == (0, 3)
+
+
+def test_a_shard_changed_since_partitioning_is_data_loss(tmp_path):
+    source = tmp_path / "all.svm"
+    source.write_text("".join("1 %d:1\n" % i for i in range(100)))
+    out = tmp_path / "shards"
+    subprocess.run([os.path.join(BUILD, "bin", "paramctl"), "partition",
+                    "--out=%s" % out, "--shards=2", str(source)], check=True,
+                   capture_output=True)
+    shards = sorted(p for p in out.iterdir() if p.suffix != ".json")
+    assert len(shards) == 2
+    for shard in shards:
+        paramd.manifest.check_against_manifest(str(shard))  # unchanged
+    with open(shards[1], "a") as f:
+        f.write("0 7:1\n")
+    with pytest.raises(paramd.manifest.DataLoss, match="changed after"):
+        paramd.manifest.check_against_manifest(str(shards[1]))
+    (out / "paramd-manifest.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a data manifest"):
+        paramd.manifest.check_against_manifest(str(shards[0]))
+
+
+def test_a_secured_job_takes_a_python_trainer_with_the_worker_token(
+        folder, launch):
+    data = os.path.join(folder, "data")
+    sec = os.path.join(folder, "sec")
+    os.makedirs(data)
+    write_separable(data, shards=2, per_shard=200)
+    for script in ("make-certs.sh", "make-tokens.sh"):
+        subprocess.run(["bash", os.path.join(SOURCE, "scripts", script), sec],
+                       check=True, capture_output=True)
+    config = LOGREG.replace("DATA", data) + """
+security:
+  tls_cert: SEC/node.crt
+  tls_key: SEC/node.key
+  tls_ca: SEC/ca.crt
+  mutual_tls: true
+  tokens: SEC/tokens
+  worker_token: SEC/worker.token
+  server_token: SEC/server.token
+  admin_token: SEC/admin.token
+""".replace("SEC", sec)
+    credentials = ["--tls_ca=%s/ca.crt" % sec, "--tls_cert=%s/node.crt" % sec,
+                   "--tls_key=%s/node.key" % sec]
+    run = launch(config, 0, [])
+    # A server's token may not register a trainer; no certificate, no call.
+    run.add_trainer(python_trainer("logreg_numpy.py") + credentials +
+                    ["--token_file=%s/server.token" % sec])
+    run.add_trainer(python_trainer("logreg_numpy.py") +
+                    ["--tls_ca=%s/ca.crt" % sec,
+                     "--token_file=%s/worker.token" % sec])
+    assert run.trainers[0].wait(timeout=60) == 1
+    assert "PERMISSION_DENIED" in run.log("trainer-0.log")
+    # A failed handshake looks like a daemon not up yet: retried, and said.
+    run.wait_for_log("trainer-1.log", "cannot register yet (UNAVAILABLE")
+    run.trainers[1].terminate()
+    assert run.trainers[1].wait(timeout=60) == 0
+    run.trainers.clear()
+    run.add_trainer(python_trainer("logreg_numpy.py") + credentials +
+                    ["--token_file=%s/worker.token" % sec])
+    summary = run.wait()
+    assert summary["metrics"]["eval_accuracy"] > 0.8, summary["metrics"]
+    assert [e["completions"] for e in summary["epochs"]] == [2, 2, 2]
+    with open(os.path.join(sec, "worker.token")) as f:
+        token = f.read().strip()
+    assert token not in run.log("trainer-0.log")

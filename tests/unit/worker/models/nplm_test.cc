@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -430,6 +431,31 @@ TEST(CreateNplmModelTest, RejectsBadParams) {
   job = TinyJob(/*direct=*/true);
   job.model.params["hiden"] = 4;
   ExpectCreateFails(job, "unknown param \"hiden\"");
+}
+
+// Every worker, C++ or Python (python/paramd/shuffle.py checks the same
+// table), trains a shard's examples in one order.
+TEST(DatasetTest, ShuffleGivesTheSharedTablesOrder) {
+  std::ifstream in(std::string(PARAMD_SOURCE_DIR) +
+                   "/tests/testdata/shuffle_cases.tsv");
+  ASSERT_TRUE(in.is_open());
+  int cases = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    int32_t epoch = 0, shard = 0;
+    int64_t count = 0;
+    ASSERT_TRUE(fields >> epoch >> shard >> count) << line;
+    NplmDataset data(std::vector<int32_t>(count, 0));
+    data.Shuffle(ShardShuffleSeed(epoch, shard));
+    for (int64_t e = 0; e < count; ++e) {
+      int64_t want = -1;
+      ASSERT_TRUE(fields >> want) << line.substr(0, 20);
+      ASSERT_EQ(data.Index(e), want) << line.substr(0, 20) << ", example " << e;
+    }
+    ++cases;
+  }
+  EXPECT_GE(cases, 8);
 }
 
 }  // namespace
