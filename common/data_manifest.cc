@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/file_io.h"
+#include "common/proto_json.h"
 #include "common/small_file.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -28,15 +29,8 @@ struct FileCloser {
 
 absl::Status WriteManifest(const std::string& dir,
                            const v1::DataManifest& manifest) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  if (!google::protobuf::util::MessageToJsonString(manifest, &json, options)
-           .ok()) {
-    return absl::InternalError("cannot encode the manifest");
-  }
+  PARAMD_ASSIGN_OR_RETURN(const std::string json,
+                          ProtoJson(manifest, /*indent=*/true));
   const std::string path = absl::StrCat(dir, "/", kManifestFile);
   const std::string temporary = path + ".tmp";
   {

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/proto_json.h"
 #include "google/protobuf/struct.pb.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace paramd {
 namespace {
@@ -16,19 +16,10 @@ namespace {
 namespace v1 = ::paramd::v1;
 
 // `message` as JSON (protobuf's mapping: strings escaped), on one line
-// unless `indent`.
+// unless `indent`; null if it cannot be encoded.
 std::string MessageJson(const google::protobuf::Message& message,
                         bool indent = false) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = indent;
-  options.preserve_proto_field_names = true;
-  options.always_print_primitive_fields = true;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
-           .ok()) {
-    return "null";
-  }
-  return json;
+  return ProtoJson(message, indent).value_or("null");
 }
 
 // `text` as a JSON string, quoted and escaped.
